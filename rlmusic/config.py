@@ -1,0 +1,338 @@
+"""Config dataclasses, one per stage, loadable from ``configs/*.yaml`` and overridable.
+
+A YAML file has one mapping per section (``tokenizer:``, ``data:``, ``model:``,
+``pretrain:``, ``sample:``); the command line overrides any field with
+``section.field=value``. Unknown sections or keys, wrong types and impossible
+values are :class:`RLMusicError` s naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from rlmusic.errors import RLMusicError
+
+
+@dataclass
+class TokenizerConfig:
+    """How MIDI becomes tokens (MidiTok)."""
+
+    kind: str = "REMI"
+    """MidiTok tokenization: ``REMI`` (default) or ``TSD``."""
+    pitch_low: int = 21
+    """Lowest pitch in the vocabulary (A0)."""
+    pitch_high: int = 108
+    """Highest pitch in the vocabulary (C8)."""
+    beat_res: dict = field(default_factory=lambda: {"0-4": 12, "4-12": 4})
+    """Positions per beat for duration ranges in beats. 12 per beat keeps both
+    straight sixteenths and swing/triplet eighths exact; 8 would split swing."""
+    time_signatures: bool = True
+    """Emit TimeSig tokens; the range includes /2 meters (about 20% of the folk tunes)."""
+    bpe_vocab_size: int = 0
+    """Train MidiTok BPE to this vocabulary size on the training split (0: no BPE).
+    Transposition augmentation is off with BPE (merged tokens hide pitches)."""
+
+    def validate(self) -> None:
+        if self.kind not in ("REMI", "TSD"):
+            raise RLMusicError(f"tokenizer.kind must be REMI or TSD, got {self.kind!r}")
+        if not 0 <= self.pitch_low < self.pitch_high <= 127:
+            raise RLMusicError("tokenizer.pitch_low/pitch_high must satisfy 0 <= low < high <= 127")
+        for k, v in self.beat_res.items():
+            try:
+                a, b = (int(x) for x in str(k).split("-"))
+            except ValueError:
+                raise RLMusicError(f"tokenizer.beat_res key {k!r} must look like '0-4'") from None
+            if not (0 <= a < b) or not isinstance(v, int) or v <= 0:
+                raise RLMusicError(f"tokenizer.beat_res entry {k!r}: {v!r} is not a range with a positive resolution")
+        if self.bpe_vocab_size < 0:
+            raise RLMusicError("tokenizer.bpe_vocab_size must be >= 0")
+
+
+@dataclass
+class DataConfig:
+    """Where the training pieces come from and how they are cleaned."""
+
+    data: str = ""
+    """Folder of .mid/.midi files (searched recursively); empty: the embedded
+    default corpus (music21's folk-tune ABC collections and Bach chorales)."""
+    program: int = -1
+    """Keep only non-drum tracks with this General MIDI program (0-127); -1 merges
+    every non-drum track into one stream."""
+    val_fraction: float = 0.05
+    """Fraction of pieces held out for validation (chosen by a hash of the name,
+    so the split is stable when files are added)."""
+    max_tokens_per_piece: int = 16384
+    """Pieces longer than this are cut (a note at tick 2.7e8 would make ~280k tokens)."""
+    workers: int = 2
+    """Processes used to convert and tokenize the corpus."""
+    cache_dir: str = ""
+    """Where prepared corpora are cached; empty: $RLMUSIC_CACHE or ~/.cache/rlmusic."""
+
+    def validate(self) -> None:
+        if not -1 <= self.program <= 127:
+            raise RLMusicError(f"data.program must be -1 or a GM program 0-127, got {self.program}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise RLMusicError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.max_tokens_per_piece < 16:
+            raise RLMusicError("data.max_tokens_per_piece must be >= 16")
+        if self.workers < 1:
+            raise RLMusicError("data.workers must be >= 1")
+
+
+@dataclass
+class ModelConfig:
+    """The policy network (see ``policies/``)."""
+
+    policy: str = "transformer"
+    """Policy name from the registry in ``policies/``: ``transformer`` or ``lstm``."""
+    arch: str = "gpt2"
+    """Transformer flavour from ``transformers``: ``gpt2`` or ``llama``."""
+    n_layer: int = 4
+    """Transformer blocks (or LSTM layers)."""
+    n_head: int = 4
+    """Attention heads (transformer only)."""
+    n_embd: int = 256
+    """Embedding / hidden width."""
+    block_size: int = 512
+    """Longest context in tokens (positions of the transformer)."""
+    dropout: float = 0.1
+    """Dropout on residuals, attention and embeddings (LSTM: between layers)."""
+
+    def validate(self) -> None:
+        if self.arch not in ("gpt2", "llama"):
+            raise RLMusicError(f"model.arch must be gpt2 or llama, got {self.arch!r}")
+        for name in ("n_layer", "n_head", "n_embd", "block_size"):
+            if getattr(self, name) <= 0:
+                raise RLMusicError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise RLMusicError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise RLMusicError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class PretrainConfig:
+    """Maximum-likelihood pretraining (``rlmusic pretrain``)."""
+
+    out_dir: str = "checkpoints/pretrain"
+    """Run folder: checkpoints, metrics.jsonl and logs go here."""
+    seed: int = 0
+    """Seeds initialisation, window sampling and augmentation."""
+    max_steps: int = 2000
+    """Optimizer steps in total (each of batch_size x grad_accum windows)."""
+    batch_size: int = 16
+    """Windows per micro-batch."""
+    grad_accum: int = 1
+    """Micro-batches accumulated per optimizer step."""
+    lr: float = 5e-4
+    """Peak learning rate (AdamW)."""
+    warmup_steps: int = 100
+    """Linear warmup steps before the cosine decay to zero."""
+    weight_decay: float = 0.01
+    """AdamW weight decay on matrices (not on biases, norms or embeddings' bias)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.999
+    """AdamW beta2."""
+    grad_clip: float = 1.0
+    """Clip the gradient norm to this (0: off)."""
+    augment_transpose: int = 5
+    """Random pitch transposition of each window by up to +/- this many semitones
+    (0: off), only where every pitch stays in range."""
+    eval_every: int = 200
+    """Validate every this many steps (and at the end)."""
+    eval_windows: int = 64
+    """At most this many validation windows per evaluation."""
+    save_every: int = 500
+    """Write a checkpoint every this many steps (and at the end)."""
+    keep_last: int = 3
+    """Keep only the newest this many checkpoints (0: keep all)."""
+    log_every: int = 10
+    """Write training metrics every this many steps."""
+    report_to: str = "none"
+    """Extra logging besides metrics.jsonl: ``none``, ``wandb`` (offline unless
+    WANDB_MODE says otherwise) or ``tensorboard``."""
+    mixed_precision: str = "auto"
+    """``auto`` (bf16 on CUDA, fp32 on CPU), ``bf16``, ``fp16`` or ``no``."""
+    threads: int = 0
+    """torch CPU threads (0: leave torch's default). On a loaded 2-core machine one
+    thread can be faster than two."""
+
+    def validate(self) -> None:
+        for name in ("max_steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every", "eval_windows"):
+            if getattr(self, name) <= 0:
+                raise RLMusicError(f"pretrain.{name} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise RLMusicError(f"pretrain.lr must be positive, got {self.lr}")
+        for name in ("warmup_steps", "weight_decay", "grad_clip", "augment_transpose", "keep_last", "threads"):
+            if getattr(self, name) < 0:
+                raise RLMusicError(f"pretrain.{name} must be >= 0, got {getattr(self, name)}")
+        if self.report_to not in ("none", "wandb", "tensorboard"):
+            raise RLMusicError(f"pretrain.report_to must be none, wandb or tensorboard, got {self.report_to!r}")
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise RLMusicError(f"pretrain.mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
+
+
+@dataclass
+class SampleConfig:
+    """Sampling from a policy (``rlmusic generate``, and rollouts later)."""
+
+    num: int = 8
+    """Pieces to generate."""
+    max_new_tokens: int = 512
+    """Tokens generated after the prompt (at most model.block_size in all)."""
+    temperature: float = 1.0
+    """Softmax temperature (> 0)."""
+    top_k: int = 0
+    """Sample among the k most likely tokens (0: all)."""
+    top_p: float = 1.0
+    """Nucleus sampling: smallest set with this much probability (1.0: off)."""
+    batch_size: int = 16
+    """Pieces generated together."""
+    seed: int = 0
+    """Sampling seed: the same seed gives the same pieces."""
+
+    def validate(self) -> None:
+        if self.num <= 0 or self.batch_size <= 0 or self.max_new_tokens <= 0:
+            raise RLMusicError("sample.num, sample.batch_size and sample.max_new_tokens must be positive")
+        if not self.temperature > 0:
+            raise RLMusicError(f"sample.temperature must be > 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise RLMusicError(f"sample.top_k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise RLMusicError(f"sample.top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass
+class RunConfig:
+    """Everything one command reads: a section per stage."""
+
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+    def validate(self) -> "RunConfig":
+        for f in fields(self):
+            getattr(self, f.name).validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def _check_type(value: Any, tp: Any, key: str) -> Any:
+    """Return ``value`` coerced to ``tp`` where that is lossless, else raise naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _check_type(value, arg, key)
+            except RLMusicError:
+                pass
+        raise RLMusicError(f"{key}: {value!r} is not a {tp}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif tp is dict or origin is dict:
+        if isinstance(value, dict):
+            return value
+    else:
+        return value
+    name = getattr(tp, "__name__", str(tp))
+    raise RLMusicError(f"{key}: expected {name}, got {value!r}")
+
+
+def _apply(obj: Any, values: dict, prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    known = {f.name for f in fields(obj)}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in known:
+            raise RLMusicError(f"unknown config key {full!r}; known keys in {prefix.rstrip('.') or 'the config'}: {', '.join(sorted(known))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise RLMusicError(f"{full}: expected a mapping of fields, got {value!r}")
+            _apply(current, value, full + ".")
+        else:
+            setattr(obj, key, _check_type(value, hints[key], full))
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["pretrain.lr=1e-3", "model.n_layer=2"]`` -> nested dict with YAML-typed values."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise RLMusicError(f"override {item!r} must look like section.key=value (e.g. pretrain.lr=3e-4)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None, base: Any = None) -> Any:
+    """Defaults <- YAML file <- overrides, validated. ``base`` is the root dataclass (RunConfig)."""
+    cfg = base if base is not None else RunConfig()
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise RLMusicError(f"config file {str(p)!r} not found; pick one of configs/*.yaml")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise RLMusicError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise RLMusicError(f"config file {str(p)!r} must be a mapping of sections")
+        _apply(cfg, data, "")
+    if overrides:
+        _apply(cfg, parse_overrides(overrides) if isinstance(overrides, list) else overrides, "")
+    return cfg.validate()
+
+
+def config_from_dict(data: dict, base: Any = None) -> Any:
+    """Rebuild a config saved with ``to_dict`` (e.g. from a checkpoint); unknown keys are errors."""
+    cfg = base if base is not None else RunConfig()
+    _apply(cfg, data, "")
+    return cfg.validate()
+
+
+def dump_json(cfg: Any) -> str:
+    return json.dumps(asdict(cfg), indent=2, sort_keys=True)

@@ -1,0 +1,148 @@
+"""Reading MIDI safely: one function that either returns a clean one-stream score or says why not.
+
+Every entry point that reads MIDI goes through :func:`load_score`, so a corrupt file
+is a reason string in a summary, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import symusic
+from symusic import Note, Score, Track
+
+MIDI_SUFFIXES = (".mid", ".midi")
+# A piece longer than this many quarter notes (~3 hours at 120 bpm) is cut:
+# one note at tick 2.7e8 would otherwise become ~280,000 REMI tokens.
+MAX_QUARTERS = 20_000
+
+
+class BadMidi(Exception):
+    """A file that cannot be used; the message is the one-line reason."""
+
+
+@dataclass
+class SkipReport:
+    """Files skipped while reading a folder, with one reason each."""
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, path: str | Path, reason: str) -> None:
+        self.skipped.append((str(path), reason))
+
+    def __len__(self) -> int:
+        return len(self.skipped)
+
+    def summary(self, limit: int = 10) -> str:
+        if not self.skipped:
+            return "no file skipped"
+        lines = [f"skipped {len(self.skipped)} file(s):"]
+        lines += [f"  {p}: {r}" for p, r in self.skipped[:limit]]
+        if len(self.skipped) > limit:
+            lines.append(f"  ... and {len(self.skipped) - limit} more")
+        return "\n".join(lines)
+
+
+def find_midi_files(folder: str | Path) -> list[Path]:
+    """All .mid/.midi files below ``folder``, sorted, case-insensitive suffix."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+
+
+def merge_tracks(score: Score, program: int = -1) -> Score:
+    """One non-drum track holding every pitched note (or only ``program``'s), sorted by onset.
+
+    Drums are dropped by ``is_drum`` (their names vary too much to trust). Time
+    signatures and tempos are kept so bars survive tokenization.
+    """
+    out = Score(score.ticks_per_quarter)
+    out.time_signatures = score.time_signatures.copy()
+    out.tempos = score.tempos.copy()
+    keep = [t for t in score.tracks if not t.is_drum and (program < 0 or t.program == program)]
+    merged = Track(name="merged", program=max(program, 0), is_drum=False)
+    arrays = [t.notes.numpy() for t in keep if len(t.notes)]
+    if arrays:
+        cat = {k: np.concatenate([a[k] for a in arrays]) for k in ("time", "duration", "pitch", "velocity")}
+        order = np.lexsort((cat["pitch"], cat["time"]))
+        merged.notes = Note.from_numpy(
+            time=cat["time"][order],
+            duration=np.maximum(cat["duration"][order], 1),  # zero-length notes would vanish in tokens
+            pitch=cat["pitch"][order],
+            velocity=cat["velocity"][order],
+        )
+    out.tracks.append(merged)
+    return out
+
+
+def load_score(path: str | Path, program: int = -1, max_quarters: int = MAX_QUARTERS) -> Score:
+    """Read ``path`` and return a one-track score, or raise :class:`BadMidi` with the reason.
+
+    Checks, in order: readable by symusic, ticks per quarter > 0, at least one
+    pitched (non-drum) note; notes starting after ``max_quarters`` are cut.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise BadMidi("empty file")
+        score = Score(str(path))
+    except BadMidi:
+        raise
+    except Exception as e:  # symusic raises RuntimeError/ValueError with varied messages
+        raise BadMidi(f"unreadable MIDI ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})") from None
+    return clean_score(score, program=program, max_quarters=max_quarters)
+
+
+def clean_score(score: Score, program: int = -1, max_quarters: int = MAX_QUARTERS) -> Score:
+    """The checks of :func:`load_score` on a score already in memory."""
+    if score.ticks_per_quarter <= 0:
+        raise BadMidi("ticks per quarter is 0")
+    merged = merge_tracks(score, program)
+    notes = merged.tracks[0].notes
+    if len(notes) == 0:
+        what = "no pitched notes" if program < 0 else f"no notes with program {program}"
+        raise BadMidi(what + (" (drums only)" if any(t.is_drum and len(t.notes) for t in score.tracks) else ""))
+    limit = max_quarters * score.ticks_per_quarter
+    arr = notes.numpy()
+    if arr["time"].max() > limit:
+        keep = arr["time"] <= limit
+        if not keep.any():
+            raise BadMidi(f"every note starts after {max_quarters} quarter notes")
+        merged.tracks[0].notes = Note.from_numpy(**{k: v[keep] for k, v in arr.items()})
+    return merged
+
+
+def write_score(score: Score, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    score.dump_midi(str(path))
+    return path
+
+
+def silence_native_output() -> None:
+    """Send this process's C-level stdout/stderr to /dev/null (symusic's ABC parser prints
+    a warning per odd bar). Only for worker processes: it cannot be undone."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def note_count(score: Score) -> int:
+    return int(sum(len(t.notes) for t in score.tracks))
+
+
+__all__ = [
+    "BadMidi",
+    "SkipReport",
+    "MIDI_SUFFIXES",
+    "clean_score",
+    "find_midi_files",
+    "load_score",
+    "merge_tracks",
+    "note_count",
+    "silence_native_output",
+    "symusic",
+    "write_score",
+]
