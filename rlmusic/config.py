@@ -165,9 +165,12 @@ class PretrainConfig:
     threads: int = 0
     """torch CPU threads (0: leave torch's default). On a loaded 2-core machine one
     thread can be faster than two."""
+    max_bad_steps: int = 3
+    """Consecutive steps with a non-finite loss or gradient (each skipped) before the
+    run stops with an error; the last good checkpoint stays."""
 
     def validate(self) -> None:
-        for name in ("max_steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every", "eval_windows"):
+        for name in ("max_steps", "max_bad_steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every", "eval_windows"):
             if getattr(self, name) <= 0:
                 raise RLMusicError(f"pretrain.{name} must be positive, got {getattr(self, name)}")
         if not self.lr > 0:

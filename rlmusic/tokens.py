@@ -188,3 +188,15 @@ def save_tokenizers(tok: miditok.MusicTokenizer, folder: str | Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tok.save(folder / MIDITOK_FILE)
     hf_tokenizer(tok).save_pretrained(str(folder))
+
+
+def notes_per_id(tok: miditok.MusicTokenizer) -> np.ndarray:
+    """(V,) how many notes (Pitch tokens) each id stands for: 0/1, or more for BPE pieces."""
+    if not tok.is_trained:
+        return (pitch_of_ids(tok) >= 0).astype(np.int32)
+    out = np.zeros(len(tok), dtype=np.int32)
+    for i in range(len(tok)):
+        seq = TokSequence(ids=[i], are_ids_encoded=True)
+        tok.decode_token_ids(seq)
+        out[i] = sum(tok[j].startswith("Pitch_") for j in seq.ids)
+    return out

@@ -1,0 +1,33 @@
+"""Policy networks behind :class:`rlmusic.policy.Policy`. A new policy is one file plus one line here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlmusic.config import ModelConfig
+from rlmusic.errors import RLMusicError
+from rlmusic.policy import Policy, read_policy_meta
+
+from policies.lstm import LSTMPolicy
+from policies.transformer import TransformerPolicy
+
+POLICIES: dict[str, type[Policy]] = {
+    TransformerPolicy.name: TransformerPolicy,
+    LSTMPolicy.name: LSTMPolicy,
+}
+
+
+def _lookup(name: str) -> type[Policy]:
+    if name not in POLICIES:
+        raise RLMusicError(f"unknown policy {name!r}; known policies: {', '.join(sorted(POLICIES))}")
+    return POLICIES[name]
+
+
+def build_policy(cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> Policy:
+    """A freshly initialised policy of the kind ``cfg.policy`` names."""
+    return _lookup(cfg.policy)(cfg, vocab_size, special)
+
+
+def load_policy(folder: str | Path) -> Policy:
+    """Load whichever policy a checkpoint folder holds."""
+    return _lookup(read_policy_meta(folder)["policy"]).load(folder)

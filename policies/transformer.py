@@ -1,0 +1,67 @@
+"""Decoder-only transformer policy: a ``transformers`` causal LM plus a value head on its trunk.
+
+The LM is saved with ``save_pretrained``, so a checkpoint folder loads with
+``AutoModelForCausalLM.from_pretrained`` too; the value head sits beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+from rlmusic.config import ModelConfig
+from rlmusic.policy import Policy, PolicyOutput
+
+VALUE_HEAD_FILE = "value_head.safetensors"
+
+
+def hf_config(cfg: ModelConfig, vocab_size: int, special: dict[str, int]):
+    ids = dict(bos_token_id=special["bos"], eos_token_id=special["eos"], pad_token_id=special["pad"])
+    if cfg.arch == "llama":
+        return LlamaConfig(vocab_size=vocab_size, hidden_size=cfg.n_embd, intermediate_size=4 * cfg.n_embd,
+                           num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head,
+                           max_position_embeddings=cfg.block_size, attention_dropout=cfg.dropout,
+                           tie_word_embeddings=True, **ids)
+    return GPT2Config(vocab_size=vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+                      n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
+                      **ids)
+
+
+class TransformerPolicy(Policy):
+    name = "transformer"
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, special: dict[str, int], lm: nn.Module | None = None):
+        super().__init__(cfg, vocab_size, special)
+        self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(hf_config(cfg, vocab_size, special))
+        hidden = self.lm.config.hidden_size
+        self.value_head = nn.Linear(hidden, 1)
+        nn.init.normal_(self.value_head.weight, std=1.0 / (hidden + 1) ** 0.5)
+        nn.init.zeros_(self.value_head.bias)
+
+    def forward(self, input_ids: torch.Tensor, state: Any = None, use_cache: bool = False,
+                with_values: bool = True) -> PolicyOutput:
+        trunk = self.lm.base_model  # GPT2Model / LlamaModel: the shared trunk
+        out = trunk(input_ids=input_ids, past_key_values=state, use_cache=use_cache)
+        h = out.last_hidden_state  # (B, T, D)
+        logits = self.lm.get_output_embeddings()(h)  # (B, T, V)
+        values = self.value_head(h).squeeze(-1) if with_values else None  # (B, T)
+        return PolicyOutput(logits=logits, values=values, state=out.past_key_values if use_cache else None)
+
+    def _save_weights(self, folder: Path) -> None:
+        self.lm.save_pretrained(str(folder), safe_serialization=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()},
+                  str(folder / VALUE_HEAD_FILE))
+
+    @classmethod
+    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> "TransformerPolicy":
+        lm = AutoModelForCausalLM.from_pretrained(str(folder))
+        policy = cls(cfg, vocab_size, special, lm=lm)
+        head = folder / VALUE_HEAD_FILE
+        if head.is_file():
+            policy.value_head.load_state_dict(load_file(str(head)))
+        return policy

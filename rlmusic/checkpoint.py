@@ -1,0 +1,145 @@
+"""Self-describing checkpoints, written atomically.
+
+A checkpoint folder ``checkpoint-000500/`` holds the policy (for the transformer,
+``save_pretrained`` files that ``AutoModelForCausalLM.from_pretrained`` opens), the
+MidiTok and Hugging Face tokenizers, ``rlmusic.json`` (stage, step, full config,
+package versions, anything the stage adds) and, for resuming, ``training_state.pt``.
+
+It is written into a hidden temporary folder beside the final one, every file
+fsync'ed, then renamed: a kill during the save leaves the previous checkpoint as
+the newest complete one, and the loader never sees a half-written folder.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlmusic.errors import RLMusicError
+from rlmusic.policy import Policy
+from rlmusic.tokens import load_miditok, save_tokenizers
+
+META_FILE = "rlmusic.json"
+STATE_FILE = "training_state.pt"
+_NAME = re.compile(r"^checkpoint-(\d+)$")
+_PACKAGES = ("rlmusic", "torch", "transformers", "trl", "accelerate", "miditok", "symusic", "numpy", "muspy")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(run_dir: str | Path, step: int, policy: Policy, tokenizer, meta: dict,
+                    training_state: dict | None = None, keep_last: int = 0) -> Path:
+    """Write ``run_dir/checkpoint-{step:06d}`` atomically and prune old ones; returns its path."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    final = run_dir / f"checkpoint-{step:06d}"
+    tmp = run_dir / f".tmp-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = policy.module if hasattr(policy, "module") else policy  # unwrap DDP
+    model.save(tmp)
+    save_tokenizers(tokenizer, tmp)
+    if training_state is not None:
+        torch.save(training_state, tmp / STATE_FILE)
+    full_meta = {"step": step, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(),
+                 "policy": model.name, "num_parameters": model.num_parameters()} | meta
+    (tmp / META_FILE).write_text(json.dumps(full_meta, indent=2, default=str))  # written last: marks completeness
+    _fsync_tree(tmp)
+    if final.exists():  # re-saving the same step (e.g. the final save after a periodic one)
+        old = run_dir / f".old-{final.name}-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, final)
+    if keep_last > 0:
+        for old in list_checkpoints(run_dir)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints in ``run_dir``, oldest first (temporary folders are hidden and skipped)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in run_dir.iterdir()
+             if (m := _NAME.match(p.name)) and (p / META_FILE).is_file()]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder whose newest checkpoint is meant."""
+    path = Path(path)
+    if (path / META_FILE).is_file():
+        return path
+    found = list_checkpoints(path)
+    if found:
+        return found[-1]
+    if not path.exists():
+        raise RLMusicError(f"checkpoint {str(path)!r} does not exist")
+    raise RLMusicError(f"{str(path)!r} is neither an rlmusic checkpoint nor a run folder with one "
+                       f"(no {META_FILE} inside); pass a checkpoint-NNNNNN folder or its run folder")
+
+
+def read_meta(path: str | Path) -> dict:
+    return json.loads((resolve_checkpoint(path) / META_FILE).read_text())
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    policy: Policy
+    tokenizer: Any  # miditok.MusicTokenizer
+    meta: dict
+
+    def training_state(self) -> dict | None:
+        f = self.path / STATE_FILE
+        return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+
+
+def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> Checkpoint:
+    """Load a checkpoint; ``load_policy`` comes from the ``policies`` registry (the CLI passes it)."""
+    folder = resolve_checkpoint(path)
+    meta = read_meta(folder)
+    try:
+        policy = load_policy(folder)
+        tokenizer = load_miditok(folder)
+    except RLMusicError:
+        raise
+    except Exception as e:
+        raise RLMusicError(f"checkpoint {str(folder)!r} could not be loaded ({type(e).__name__}: {e})") from None
+    if len(tokenizer) != policy.vocab_size:
+        raise RLMusicError(f"checkpoint {str(folder)!r}: tokenizer has {len(tokenizer)} tokens but the policy "
+                           f"expects {policy.vocab_size}")
+    return Checkpoint(path=folder, policy=policy, tokenizer=tokenizer, meta=meta)

@@ -1,0 +1,193 @@
+"""The ``rlmusic`` command: one subcommand per stage, all wired here.
+
+This is the only module of the library that imports ``policies`` (and later
+``rewards``): it builds the pieces and passes them into the stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rlmusic.errors import RLMusicError
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _quiet_libraries() -> None:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def resolve_config_path(name: str | None) -> Path | None:
+    """``tiny`` -> configs/tiny.yaml; a path is used as is."""
+    if not name:
+        return None
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    candidate = CONFIGS_DIR / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    known = ", ".join(sorted(x.stem for x in CONFIGS_DIR.glob("*.yaml"))) or "none"
+    raise RLMusicError(f"config {name!r} not found; known configs: {known} (or pass a .yaml path)")
+
+
+def _overrides(args) -> list[str]:
+    extra = list(args.overrides or [])
+    if getattr(args, "data", None):
+        extra.append(f"data.data={args.data}")
+    return extra
+
+
+# --- subcommands -----------------------------------------------------------------------------
+
+
+def cmd_prepare(args) -> int:
+    from rlmusic.config import load_config
+    from rlmusic.corpus import prepare_corpus
+
+    cfg = load_config(resolve_config_path(args.config), _overrides(args))
+    t0 = time.time()
+    tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer)
+    m = corpus.meta
+    print(f"corpus: {m['pieces']} pieces, {m['tokens']:,} tokens ({m['val_pieces']} validation pieces), "
+          f"vocabulary {len(tok)}, ready in {time.time() - t0:.1f}s")
+    print(f"source: {m['source']}\ncache:  {m['cache']}")
+    if m.get("duplicates"):
+        print(f"duplicates dropped: {m['duplicates']}")
+    if m["skipped"]:
+        print(f"skipped {len(m['skipped'])} file(s):")
+        for name, reason in m["skipped"][:20]:
+            print(f"  {name}: {reason}")
+        if len(m["skipped"]) > 20:
+            print(f"  ... and {len(m['skipped']) - 20} more (listed in {m['cache']}/meta.json)")
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from policies import build_policy, load_policy
+    from rlmusic.checkpoint import list_checkpoints, load_checkpoint
+    from rlmusic.config import config_from_dict, load_config, parse_overrides
+    from rlmusic.corpus import prepare_corpus
+    from rlmusic.pretrain import pretrain
+    from rlmusic.tokens import special_ids
+
+    overrides = _overrides(args)
+    if args.out:
+        overrides.append(f"pretrain.out_dir={args.out}")
+    if args.report_to:
+        overrides.append(f"pretrain.report_to={args.report_to}")
+    cfg = load_config(resolve_config_path(args.config), overrides)
+    out_dir = Path(cfg.pretrain.out_dir)
+    existing = list_checkpoints(out_dir)
+    resume_state, tokenizer = None, None
+    if existing and not args.resume:
+        raise RLMusicError(f"{out_dir} already holds checkpoints (newest {existing[-1].name}); pass --resume to "
+                           f"continue that run, or --out to start a new one")
+    if existing:
+        ckpt = load_checkpoint(existing[-1], load_policy)
+        # The run's own config, with this command line's overrides on top (e.g. more steps).
+        cfg = config_from_dict(ckpt.meta["config"])
+        cfg = load_config(None, parse_overrides(overrides), base=cfg)
+        policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state()
+        print(f"resuming {out_dir} from {ckpt.path.name} (step {ckpt.meta['step']})")
+    tokenizer, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
+    if resume_state is None:
+        import torch
+
+        torch.manual_seed(cfg.pretrain.seed)
+        policy = build_policy(cfg.model, len(tokenizer), special_ids(tokenizer))
+    print(f"corpus: {corpus.meta['pieces']} pieces, {corpus.meta['tokens']:,} tokens; "
+          f"policy: {cfg.model.policy} ({policy.num_parameters() / 1e6:.2f} M parameters); run folder: {out_dir}")
+    last = pretrain(cfg, policy, tokenizer, corpus, resume_state=resume_state, cpu=args.cpu)
+    print(f"done: {last}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    import torch
+
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.config import SampleConfig
+    from rlmusic.generate import generate_pieces, write_pieces
+
+    cfg = SampleConfig(num=args.num, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                       top_k=args.top_k, top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
+    cfg.validate()
+    ckpt = load_checkpoint(args.checkpoint, load_policy)
+    device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
+    policy = ckpt.policy.to(device)
+    pieces = generate_pieces(policy, ckpt.tokenizer, cfg, progress=True)
+    paths = write_pieces(pieces, args.out)
+    notes = [p.report.n_notes for p in pieces]
+    dropped = sum(p.report.n_dropped for p in pieces)
+    total = sum(p.report.n_tokens for p in pieces)
+    print(f"wrote {len(paths)} MIDI file(s) to {args.out} (notes per piece: min {min(notes)}, "
+          f"max {max(notes)}; {dropped}/{total} generated tokens dropped as ill-formed)")
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlmusic", description="Pretrain and RL-finetune symbolic music models.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def config_args(p):
+        p.add_argument("--config", default="tiny", help="config name in configs/ or a YAML path (default: tiny)")
+        p.add_argument("--data", help="folder of .mid/.midi files (default: the embedded corpus)")
+        p.add_argument("overrides", nargs="*", metavar="section.key=value", help="override any config field")
+
+    p = sub.add_parser("prepare", help="build and cache the tokenized corpus, print its size")
+    config_args(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("pretrain", help="maximum-likelihood pretraining of a policy")
+    config_args(p)
+    p.add_argument("--out", help="run folder (default: pretrain.out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    p.add_argument("--report-to", choices=["none", "wandb", "tensorboard"], help="extra logging")
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("generate", help="sample MIDI files from a checkpoint")
+    p.add_argument("checkpoint", help="checkpoint folder, or a run folder (its newest checkpoint)")
+    p.add_argument("--num", type=int, default=8, help="pieces to write")
+    p.add_argument("--out", default="samples", help="output folder")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
+    p.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _quiet_libraries()
+        return args.func(args)
+    except RLMusicError as e:
+        if args.debug:
+            raise
+        print(f"rlmusic: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlmusic: interrupted; a run continues from its newest checkpoint with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Sample pieces from a policy, decode them safely and write MIDI files."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from symusic import Score
+from tqdm import tqdm
+
+from rlmusic.config import SampleConfig
+from rlmusic.midi_io import write_score
+from rlmusic.policy import Policy, sample
+from rlmusic.tokens import DecodeReport, decode_ids
+
+
+@dataclass
+class Piece:
+    ids: list[int]  # generated ids after the prompt (PAD after EOS removed)
+    score: Score
+    report: DecodeReport
+
+
+def fit_to_context(policy: Policy, cfg: SampleConfig, prompt_len: int) -> SampleConfig:
+    """Lower ``max_new_tokens`` so prompt + continuation fit the policy's context."""
+    limit = policy.max_length
+    if limit is not None and prompt_len + cfg.max_new_tokens > limit:
+        return dataclasses.replace(cfg, max_new_tokens=max(limit - prompt_len, 1))
+    return cfg
+
+
+def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch.Tensor | None = None,
+                    progress: bool = False) -> list[Piece]:
+    """``cfg.num`` pieces, seeded by ``cfg.seed``; prompts default to BOS only."""
+    device = next(policy.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    bos, pad = policy.special["bos"], policy.special["pad"]
+    pieces: list[Piece] = []
+    bar = tqdm(total=cfg.num, desc="generating", unit="piece", disable=not progress)
+    for start in range(0, cfg.num, cfg.batch_size):
+        n = min(cfg.batch_size, cfg.num - start)
+        p = prompts[start : start + n] if prompts is not None else torch.full((n, 1), bos, dtype=torch.long)
+        p = p.to(device)
+        run_cfg = fit_to_context(policy, cfg, p.shape[1])
+        ids = sample(policy, p, run_cfg, generator=generator)  # (n, P + N)
+        for row in ids[:, p.shape[1]:].tolist():
+            row = [i for i in row if i != pad]
+            score, report = decode_ids(tokenizer, row)
+            pieces.append(Piece(ids=row, score=score, report=report))
+        bar.update(n)
+    bar.close()
+    return pieces
+
+
+def write_pieces(pieces: list[Piece], out_dir: str | Path, prefix: str = "sample") -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(len(pieces))))
+    return [write_score(p.score, out_dir / f"{prefix}_{i:0{width}d}.mid") for i, p in enumerate(pieces)]

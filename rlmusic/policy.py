@@ -1,0 +1,143 @@
+"""The policy contract every network in ``policies/`` implements, and sampling from it.
+
+A policy maps token ids to next-token logits and a value estimate per position
+from one shared trunk; with a state (KV cache or LSTM memory) it continues from
+where the last call stopped, which is what sampling and PPO rollouts need.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from rlmusic.config import ModelConfig, SampleConfig
+from rlmusic.errors import RLMusicError
+
+POLICY_FILE = "policy.json"
+
+
+@dataclass
+class PolicyOutput:
+    logits: torch.Tensor  # (B, T, V)
+    values: torch.Tensor | None  # (B, T), None when not asked for
+    state: Any = None  # pass back to continue from the last position
+
+
+class Policy(nn.Module, ABC):
+    """Next-token logits and values from one trunk. Subclasses set ``name`` and implement
+    ``forward``, ``_save_weights`` and ``_load``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, special: dict[str, int]):
+        super().__init__()
+        self.model_config = cfg
+        self.vocab_size = vocab_size
+        self.special = dict(special)  # {"pad": id, "bos": id, "eos": id}
+
+    @abstractmethod
+    def forward(self, input_ids: torch.Tensor, state: Any = None, use_cache: bool = False,
+                with_values: bool = True) -> PolicyOutput:
+        """``input_ids`` (B, T): the whole sequence, or only the new tokens when ``state`` is given."""
+
+    @abstractmethod
+    def _save_weights(self, folder: Path) -> None: ...
+
+    @classmethod
+    @abstractmethod
+    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> "Policy": ...
+
+    @property
+    def max_length(self) -> int | None:
+        """Longest sequence the policy can attend over (None: unbounded)."""
+        return self.model_config.block_size
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._save_weights(folder)
+        meta = {"policy": self.name, "model": asdict(self.model_config), "vocab_size": self.vocab_size,
+                "special": self.special}
+        (folder / POLICY_FILE).write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Policy":
+        meta = read_policy_meta(folder)
+        if meta["policy"] != cls.name:
+            raise RLMusicError(f"{folder} holds a {meta['policy']!r} policy, not {cls.name!r}")
+        return cls._load(Path(folder), ModelConfig(**meta["model"]), meta["vocab_size"], meta["special"])
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def read_policy_meta(folder: str | Path) -> dict:
+    path = Path(folder) / POLICY_FILE
+    if not path.is_file():
+        raise RLMusicError(f"{folder} is not an rlmusic policy checkpoint (no {POLICY_FILE})")
+    return json.loads(path.read_text())
+
+
+def logits_warpers(cfg: SampleConfig) -> LogitsProcessorList:
+    """transformers' own temperature / top-k / top-p warpers, in generate's order."""
+    procs = LogitsProcessorList()
+    if cfg.temperature != 1.0:
+        procs.append(TemperatureLogitsWarper(cfg.temperature))
+    if cfg.top_k > 0:
+        procs.append(TopKLogitsWarper(cfg.top_k))
+    if cfg.top_p < 1.0:
+        procs.append(TopPLogitsWarper(cfg.top_p))
+    return procs
+
+
+@torch.no_grad()
+def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None = None,
+           stop_at_eos: bool = True) -> torch.Tensor:
+    """Sample continuations with a KV cache / recurrent state.
+
+    ``prompts`` (B, P) must all have the same length P (e.g. BOS only, or openings
+    cut to one length). Returns (B, P + N) ids, N <= cfg.max_new_tokens; after a
+    sequence's EOS every further id is PAD.
+    """
+    if prompts.dim() != 2 or prompts.shape[1] == 0:
+        raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
+    limit = policy.max_length
+    if limit is not None and prompts.shape[1] + cfg.max_new_tokens > limit:
+        raise RLMusicError(f"prompt ({prompts.shape[1]}) + max_new_tokens ({cfg.max_new_tokens}) exceeds the "
+                           f"policy's context of {limit} tokens; lower sample.max_new_tokens")
+    was_training = policy.training
+    policy.eval()
+    pad, eos = policy.special["pad"], policy.special["eos"]
+    warpers = logits_warpers(cfg)
+    ids = prompts
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
+    out = policy(prompts, use_cache=True, with_values=False)
+    new = []
+    for t in range(cfg.max_new_tokens):
+        logits = out.logits[:, -1, :].float()  # (B, V)
+        scores = warpers(ids, logits)
+        probs = torch.softmax(scores, dim=-1)
+        nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        new.append(nxt)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        if stop_at_eos:
+            done = done | (nxt == eos)
+            if bool(done.all()):
+                break
+        if t + 1 < cfg.max_new_tokens:  # no forward for a token that will never be sampled from
+            out = policy(nxt[:, None], state=out.state, use_cache=True, with_values=False)
+    policy.train(was_training)
+    return ids

@@ -1,0 +1,192 @@
+"""Maximum-likelihood pretraining: random windows, transposition, AdamW with cosine warmup.
+
+Reads top to bottom: set-up, (resume), then per step: micro-batches -> loss ->
+backward -> clip -> step; every so often log, validate, checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from rlmusic.checkpoint import save_checkpoint
+from rlmusic.config import RunConfig
+from rlmusic.corpus import Corpus
+from rlmusic.data import WindowSampler, eval_windows
+from rlmusic.errors import RLMusicError
+from rlmusic.policy import Policy
+from rlmusic.tokens import notes_per_id, pitch_of_ids, special_ids, transpose_table
+from rlmusic.tracking import RunLogger
+
+LN2 = math.log(2.0)
+
+
+def make_accelerator(mixed_precision: str, cpu: bool = False) -> Accelerator:
+    """bf16 autocast on a CUDA device that supports it when ``auto``; full precision on CPU."""
+    if mixed_precision == "auto":
+        cuda = torch.cuda.is_available() and not cpu
+        mixed_precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Decay matrices only: biases and norm gains are not shrunk (GPT-2 / nanoGPT practice)."""
+    decay, no_decay, seen = [], [], set()
+    for p in model.parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lm_loss(policy: Policy, batch: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy (nats) of (B, T+1) windows."""
+    x, y = batch[:, :-1], batch[:, 1:]  # (B, T), (B, T)
+    logits = policy(x, with_values=False).logits  # (B, T, V)
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+
+
+@torch.no_grad()
+def evaluate(policy: Policy, stream: np.ndarray, block_size: int, batch_size: int, max_windows: int,
+             notes_of_id: np.ndarray, accelerator: Accelerator | None = None) -> dict[str, float]:
+    """Validation loss in bits per token and bits per note (notes = Pitch tokens among the targets)."""
+    was_training = policy.training
+    policy.eval()
+    device = next(policy.parameters()).device
+    notes_t = torch.as_tensor(notes_of_id, device=device)
+    total_nats, n_tokens, n_notes = 0.0, 0, 0
+    for batch in eval_windows(stream, block_size, batch_size, max_windows):
+        batch = batch.to(device)
+        x, y = batch[:, :-1], batch[:, 1:]
+        ctx = accelerator.autocast() if accelerator is not None else torch.autocast(device.type, enabled=False)
+        with ctx:
+            logits = policy(x, with_values=False).logits  # (B, T, V)
+        nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum")
+        total_nats += float(nll)
+        n_tokens += y.numel()
+        n_notes += int(notes_t[y].sum())
+    policy.train(was_training)
+    if n_tokens == 0:
+        return {}
+    return {"val/loss": total_nats / n_tokens, "val/bits_per_token": total_nats / n_tokens / LN2,
+            "val/bits_per_note": total_nats / LN2 / n_notes if n_notes else float("nan")}
+
+
+def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_state: dict | None = None,
+             progress: bool = True, cpu: bool = False) -> "str":
+    """Train ``policy`` on ``corpus`` for ``cfg.pretrain.max_steps`` steps; returns the last checkpoint's path."""
+    pc, mc = cfg.pretrain, cfg.model
+    if pc.threads:
+        torch.set_num_threads(pc.threads)
+    accelerator = make_accelerator(pc.mixed_precision, cpu=cpu)
+    if resume_state is None:
+        torch.manual_seed(pc.seed)
+
+    # --- data: train windows (augmented), fixed validation windows
+    sp = special_ids(tokenizer)
+    block = mc.block_size
+    augment = pc.augment_transpose > 0 and not tokenizer.is_trained
+    sampler = WindowSampler(corpus.stream("train", sp["bos"], sp["eos"]), block, pc.batch_size, pc.seed,
+                            transpose=transpose_table(tokenizer, pc.augment_transpose) if augment else None,
+                            pitch_of_id=pitch_of_ids(tokenizer))
+    val_stream = corpus.stream("val", sp["bos"], sp["eos"])
+    notes_of_id = notes_per_id(tokenizer)
+
+    # --- optimizer and schedule
+    optimizer = torch.optim.AdamW(param_groups(policy, pc.weight_decay), lr=pc.lr, betas=(pc.beta1, pc.beta2))
+    # The scheduler stays unprepared: accelerate's wrapper would step it once per process.
+    scheduler = get_cosine_schedule_with_warmup(optimizer, pc.warmup_steps, pc.max_steps)
+    model, optimizer = accelerator.prepare(policy, optimizer)
+    start = 0
+    if resume_state is not None:
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
+        torch.set_rng_state(resume_state["torch_rng"])
+        if torch.cuda.is_available() and resume_state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(resume_state["cuda_rng"])
+        start = int(resume_state["step"])
+    if start >= pc.max_steps:
+        raise RLMusicError(f"the run in {pc.out_dir} is already at step {start} >= pretrain.max_steps "
+                           f"({pc.max_steps}); raise pretrain.max_steps to train further")
+
+    logger = RunLogger(pc.out_dir, pc.report_to, config=cfg.to_dict()) if accelerator.is_main_process else None
+    meta = {"stage": "pretrain", "config": cfg.to_dict(),
+            "corpus": {k: corpus.meta.get(k) for k in ("source", "pieces", "tokens", "tokenizer")}}
+    last_eval: dict[str, float] = {}
+    last_path = None
+
+    def checkpoint(step: int):
+        nonlocal last_path
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+                     "torch_rng": torch.get_rng_state(),
+                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            last_path = save_checkpoint(pc.out_dir, step, accelerator.unwrap_model(model), tokenizer,
+                                        meta | {"val": last_eval}, state, keep_last=pc.keep_last)
+
+    model.train()
+    bad_steps = 0
+    tokens_per_step = pc.batch_size * pc.grad_accum * block * accelerator.num_processes
+    bar = tqdm(range(start, pc.max_steps), initial=start, total=pc.max_steps, desc="pretrain", unit="step",
+               disable=not (progress and accelerator.is_main_process))
+    train_seconds, steps_since = 0.0, 0  # training time only: eval and saving are not throughput
+    for step in bar:
+        t_step = time.perf_counter()
+        # --- micro-batches: forward, backward (gradients summed over grad_accum)
+        loss_sum = 0.0
+        for micro in range(pc.grad_accum):
+            batch = sampler.batch(step, micro * accelerator.num_processes + accelerator.process_index)
+            batch = batch.to(accelerator.device)
+            sync = accelerator.no_sync(model) if micro + 1 < pc.grad_accum else nullcontext()
+            with sync, accelerator.autocast():
+                loss = lm_loss(model, batch) / pc.grad_accum
+                accelerator.backward(loss)
+            loss_sum += float(loss.detach())
+        # --- clip, guard against non-finite values, step
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), pc.grad_clip if pc.grad_clip else float("inf"))
+        if not (math.isfinite(loss_sum) and math.isfinite(float(grad_norm))):
+            bad_steps += 1
+            optimizer.zero_grad(set_to_none=True)
+            if bad_steps >= pc.max_bad_steps:
+                raise RLMusicError(f"loss or gradient was non-finite for {bad_steps} consecutive steps (at step "
+                                   f"{step}); the last good checkpoint in {pc.out_dir} is kept. Lower pretrain.lr?")
+            scheduler.step()
+            continue
+        bad_steps = 0
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        steps_since += 1
+        train_seconds += time.perf_counter() - t_step
+
+        # --- log, validate, checkpoint
+        if logger and (done % pc.log_every == 0 or done == pc.max_steps):
+            rate = steps_since * tokens_per_step / max(train_seconds, 1e-9)
+            train_seconds, steps_since = 0.0, 0
+            logger.log(done, {"loss/train": loss_sum, "train/bits_per_token": loss_sum / LN2,
+                              "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": float(grad_norm),
+                              "perf/tokens_per_s": rate})
+            bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{rate:.0f}")
+        if done % pc.eval_every == 0 or done == pc.max_steps:
+            last_eval = evaluate(accelerator.unwrap_model(model), val_stream, block, pc.batch_size,
+                                 pc.eval_windows, notes_of_id, accelerator)
+            if logger and last_eval:
+                logger.log(done, last_eval)
+        if done % pc.save_every == 0 or done == pc.max_steps:
+            checkpoint(done)
+    bar.close()
+    if logger:
+        logger.close()
+    return str(last_path)
+
