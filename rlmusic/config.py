@@ -35,7 +35,8 @@ class TokenizerConfig:
     """Positions per beat for duration ranges in beats. 12 per beat keeps both
     straight sixteenths and swing/triplet eighths exact; 8 would split swing."""
     time_signatures: bool = True
-    """Emit TimeSig tokens; the range includes /2 meters (about 20% of the folk tunes)."""
+    """Emit TimeSig tokens. /2 meters (about 20% of the folk tunes) are written as /4
+    with the same bar length (2/2 -> 4/4, 4/2 -> 8/4) so one grid fits every meter."""
     bpe_vocab_size: int = 0
     """Train MidiTok BPE to this vocabulary size on the training split (0: no BPE).
     Transposition augmentation is off with BPE (merged tokens hide pitches)."""

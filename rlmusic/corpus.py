@@ -38,7 +38,7 @@ ABC_COLLECTIONS = {
     "ryansMammoth": "ryan",
     "miscFolk": "miscfolk",
 }
-TOKENS_VERSION = 1  # bump when the cleaning or encoding changes
+TOKENS_VERSION = 2  # bump when the cleaning or encoding changes
 
 
 def cache_root(cfg: DataConfig) -> Path:

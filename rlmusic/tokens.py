@@ -22,8 +22,9 @@ from rlmusic.config import TokenizerConfig
 from rlmusic.errors import RLMusicError
 
 PAD, BOS, EOS = "PAD_None", "BOS_None", "EOS_None"
-# MidiTok's default range has no /2 meters; about 20% of the folk tunes are 2/2 or 4/2.
-TIME_SIGNATURE_RANGE = {8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6], 2: [1, 2, 3, 4]}
+# About 20% of the folk tunes are in 2/2, 3/2 or 4/2: midi_io rewrites those as 4/4, 6/4
+# and 8/4 (same bar length, one 12-per-quarter grid), so the /4 range goes up to 8.
+TIME_SIGNATURE_RANGE = {8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7, 8]}
 MIDITOK_FILE = "miditok.json"
 
 
@@ -31,7 +32,7 @@ def build_tokenizer(cfg: TokenizerConfig) -> miditok.MusicTokenizer:
     """A fresh (untrained) MidiTok tokenizer for one merged, velocity-free stream."""
     beat_res = {tuple(int(x) for x in k.split("-")): int(v) for k, v in cfg.beat_res.items()}
     tok_cfg = miditok.TokenizerConfig(
-        pitch_range=(cfg.pitch_low, cfg.pitch_high + 1),
+        pitch_range=(cfg.pitch_low, cfg.pitch_high),  # inclusive in MidiTok
         beat_res=beat_res,
         use_velocities=False,
         use_time_signatures=cfg.time_signatures,

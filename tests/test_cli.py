@@ -1,0 +1,46 @@
+import pytest
+from symusic import Score
+
+from rlmusic.cli import main
+
+
+def test_generate_writes_midi_files_with_notes(trained_run, tmp_path, capsys):
+    out = tmp_path / "samples"
+    assert main(["generate", str(trained_run), "--num", "3", "--out", str(out), "--top-k", "10",
+                 "--max-new-tokens", "63", "--seed", "1"]) == 0
+    files = sorted(out.glob("*.mid"))
+    assert len(files) == 3
+    assert all(sum(len(t.notes) for t in Score(str(f)).tracks) > 0 for f in files)
+    assert "wrote 3 MIDI file(s)" in capsys.readouterr().out
+    again = tmp_path / "again"
+    main(["generate", str(trained_run), "--num", "3", "--out", str(again), "--top-k", "10",
+          "--max-new-tokens", "63", "--seed", "1"])
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in sorted(again.glob("*.mid"))]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["pretrain", "--config", "nope"], "config 'nope' not found; known configs:"),
+    (["pretrain", "pretrain.lr=-1"], "pretrain.lr must be positive"),
+    (["pretrain", "model.bogus=1"], "unknown config key 'model.bogus'"),
+    (["pretrain", "--data", "/definitely/not/here"], "does not exist"),
+    (["generate", "/definitely/not/here"], "does not exist"),
+    (["generate", ".", "--top-p", "0"], "sample.top_p must be in (0, 1]"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlmusic: error: ") and message in err and "\n" not in err
+
+
+def test_existing_run_needs_resume(trained_run, capsys):
+    assert main(["pretrain", "--out", str(trained_run)]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+
+
+def test_resume_at_max_steps_says_so(trained_run, tmp_path, capsys, folk_dir):
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(trained_run, run)
+    assert main(["pretrain", "--out", str(run), "--resume"]) == 2
+    assert "already at step 60" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from policies import POLICIES, build_policy, load_policy
+from rlmusic.config import ModelConfig, SampleConfig
+from rlmusic.errors import RLMusicError
+from rlmusic.policy import Policy, PolicyOutput, sample
+
+SPECIAL = {"pad": 0, "bos": 1, "eos": 2}
+V = 40
+
+
+def make(name, arch="gpt2"):
+    torch.manual_seed(0)
+    cfg = ModelConfig(policy=name, arch=arch, n_layer=2, n_head=2, n_embd=32, block_size=48, dropout=0.0)
+    return build_policy(cfg, V, SPECIAL).eval()
+
+
+CASES = [("transformer", "gpt2"), ("transformer", "llama"), ("lstm", "gpt2")]
+
+
+@pytest.mark.parametrize("name, arch", CASES)
+def test_forward_shapes_and_cached_steps_match_full_forward(name, arch):
+    p = make(name, arch)
+    x = torch.randint(3, V, (3, 17))
+    full = p(x)
+    assert full.logits.shape == (3, 17, V) and full.values.shape == (3, 17)
+    a = p(x[:, :10], use_cache=True)
+    b = p(x[:, 10:], state=a.state, use_cache=True)
+    torch.testing.assert_close(torch.cat([a.logits, b.logits], 1), full.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([a.values, b.values], 1), full.values, atol=1e-5, rtol=1e-5)
+    assert p(x, with_values=False).values is None
+
+
+@pytest.mark.parametrize("name, arch", CASES)
+def test_save_load_gives_identical_logits_and_values(name, arch, tmp_path):
+    p = make(name, arch)
+    with torch.no_grad():
+        p.value_head.bias.fill_(0.3)  # a trained head must survive the round trip
+    p.save(tmp_path)
+    q = load_policy(tmp_path).eval()
+    assert type(q) is type(p)
+    x = torch.randint(3, V, (2, 12))
+    assert torch.equal(p(x).logits, q(x).logits) and torch.equal(p(x).values, q(x).values)
+
+
+def test_transformer_checkpoint_opens_with_automodel(tmp_path):
+    p = make("transformer")
+    p.save(tmp_path)
+    lm = AutoModelForCausalLM.from_pretrained(str(tmp_path)).eval()
+    x = torch.randint(3, V, (2, 12))
+    assert torch.equal(lm(x).logits, p(x).logits)
+
+
+def test_top_k_one_is_greedy():
+    p = make("transformer")
+    prompts = torch.ones(4, 1, dtype=torch.long)
+    out = sample(p, prompts, SampleConfig(max_new_tokens=12, top_k=1), torch.Generator().manual_seed(0),
+                 stop_at_eos=False)
+    ids = prompts
+    for _ in range(12):  # greedy by hand, no cache
+        ids = torch.cat([ids, p(ids).logits[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(out, ids)
+
+
+class Scripted(Policy):
+    """Row b emits EOS at step b + 1 and token 5 before it: the answer is known by construction."""
+
+    name = "scripted"
+
+    def forward(self, input_ids, state=None, use_cache=False, with_values=True):
+        t = (state or 0) + input_ids.shape[1]
+        logits = torch.full((input_ids.shape[0], input_ids.shape[1], V), -1e4)
+        for b in range(input_ids.shape[0]):
+            logits[b, -1, 2 if t - 1 >= b + 1 else 5] = 0.0
+        return PolicyOutput(logits=logits, values=None, state=t if use_cache else None)
+
+    def _save_weights(self, folder): ...
+
+    @classmethod
+    def _load(cls, folder, cfg, vocab_size, special): ...
+
+
+def test_eos_ends_a_row_with_padding_and_stops_when_all_ended():
+    p = Scripted(ModelConfig(block_size=64), V, SPECIAL)
+    p.dummy = torch.nn.Parameter(torch.zeros(1))
+    out = sample(p, torch.ones(3, 1, dtype=torch.long), SampleConfig(max_new_tokens=20), None)
+    assert out.tolist() == [[1, 5, 2, 0, 0], [1, 5, 5, 2, 0], [1, 5, 5, 5, 2]]
+
+
+def test_top_k_restricts_support():
+    p = make("lstm")
+    prompts = torch.ones(64, 1, dtype=torch.long)
+    out = sample(p, prompts, SampleConfig(max_new_tokens=1, top_k=3), torch.Generator().manual_seed(0))
+    top3 = p(prompts[:1]).logits[0, -1].topk(3).indices
+    assert set(out[:, 1].tolist()) <= set(top3.tolist()) and len(set(out[:, 1].tolist())) > 1
+
+
+def test_same_seed_same_samples_and_context_limit():
+    p = make("transformer")
+    cfg = SampleConfig(max_new_tokens=20, temperature=1.3, top_p=0.9)
+    prompts = torch.ones(3, 1, dtype=torch.long)
+    a = sample(p, prompts, cfg, torch.Generator().manual_seed(5))
+    b = sample(p, prompts, cfg, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    with pytest.raises(RLMusicError, match="exceeds the policy's context of 48"):
+        sample(p, prompts, SampleConfig(max_new_tokens=48), None)
+
+
+def test_registry_names_and_unknown_policy():
+    assert set(POLICIES) == {"transformer", "lstm"}
+    with pytest.raises(RLMusicError, match="unknown policy 'gru'; known policies: lstm, transformer"):
+        build_policy(ModelConfig(policy="gru"), V, SPECIAL)
