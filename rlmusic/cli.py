@@ -95,6 +95,10 @@ def cmd_pretrain(args) -> int:
         cfg = config_from_dict(ckpt.meta["config"])
         cfg = load_config(None, parse_overrides(overrides), base=cfg)
         policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state()
+        if ckpt.meta["step"] >= cfg.pretrain.max_steps:
+            print(f"{out_dir} is complete at step {ckpt.meta['step']} (pretrain.max_steps={cfg.pretrain.max_steps}); "
+                  f"nothing to do. Raise pretrain.max_steps to train further.")
+            return 0
         print(f"resuming {out_dir} from {ckpt.path.name} (step {ckpt.meta['step']})")
     tokenizer, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
     if resume_state is None:

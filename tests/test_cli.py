@@ -37,10 +37,11 @@ def test_existing_run_needs_resume(trained_run, capsys):
     assert "pass --resume" in capsys.readouterr().err
 
 
-def test_resume_at_max_steps_says_so(trained_run, tmp_path, capsys, folk_dir):
+def test_resume_of_a_finished_run_is_a_no_op(trained_run, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "r"
     shutil.copytree(trained_run, run)
-    assert main(["pretrain", "--out", str(run), "--resume"]) == 2
-    assert "already at step 60" in capsys.readouterr().err
+    assert main(["pretrain", "--out", str(run), "--resume"]) == 0
+    assert "complete at step 60" in capsys.readouterr().out
+    assert [p.name for p in sorted(run.glob("checkpoint-*"))] == ["checkpoint-000030", "checkpoint-000060"]

@@ -137,3 +137,22 @@ def test_transpose_table_shifts_pitches_only(tok):
     assert table[3 + 1][v["Bar_None"]] == v["Bar_None"]
     assert (table[3] == np.arange(len(tok))).all()
     assert (pitches >= 0).sum() == 88
+
+
+def test_bpe_training_decodes_and_keeps_hf_ids(folk_dir, cache_dir):
+    from rlmusic.config import DataConfig
+    from rlmusic.corpus import prepare_corpus
+    from rlmusic.tokens import notes_per_id
+
+    tok, corpus = prepare_corpus(DataConfig(data=str(folk_dir), workers=1, cache_dir=str(cache_dir)),
+                                 TokenizerConfig(bpe_vocab_size=500), progress=False)
+    assert tok.is_trained and len(tok) == 500 and corpus.ids.max() < 500
+    base = build_tokenizer(TokenizerConfig())
+    score = load_score(find_midi_files(folk_dir)[0])
+    ids, base_ids = encode_score(tok, score), encode_score(base, score)
+    assert len(ids) < len(base_ids)  # merges shorten sequences
+    decoded, report = decode_ids(tok, ids)
+    assert report.error == "" and encode_score(base, decoded) == base_ids
+    pieces = sorted(tok.vocab_model, key=tok.vocab_model.get)
+    assert hf_tokenizer(tok)(" ".join(pieces[i] for i in ids))["input_ids"] == ids
+    assert notes_per_id(tok)[ids].sum() == sum(t.startswith("Pitch_") for t in (base[i] for i in base_ids))
