@@ -1,0 +1,28 @@
+"""Rewards by name. A new reward is one file plus one line in ``REWARDS``.
+
+Each entry is a factory returning a reward (``rlmusic.reward.Reward``): a callable that
+takes a ``RewardBatch`` and returns one float per sample. Factories name the context they
+need as keyword arguments (``bands`` from the corpus; ``discriminator`` for ``jazz_clf``).
+"""
+
+from __future__ import annotations
+
+from rewards.band import pitch_entropy, scale
+from rewards.repetition import repetition
+from rewards.rl_tuner import autocorrelation, in_key, leaps_resolved, motif, repeated_motif, tonic, unique_extrema
+
+REWARDS = {
+    "repetition": repetition,
+    "pitch_entropy": pitch_entropy,
+    "scale": scale,
+    "in_key": in_key,
+    "tonic": tonic,
+    "leaps_resolved": leaps_resolved,
+    "unique_extrema": unique_extrema,
+    "motif": motif,
+    "repeated_motif": repeated_motif,
+    "autocorrelation": autocorrelation,
+}
+
+# Names taken by rewards that later stages provide; asking for one now is a clear error.
+RESERVED = {"jazz_clf": "the jazz/not-jazz discriminator reward arrives with `rlmusic train-clf` (issue 4)"}

@@ -1,0 +1,85 @@
+"""RL Tuner's music-theory rules (Jaques et al., 2017), each a reward in [0, 1] by name.
+
+All read the piece's melody (highest note per onset) and its estimated key. A piece with
+no notes scores 0 on every rule.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rlmusic import metrics as M
+from rlmusic.music import Piece
+from rlmusic.reward import per_piece
+
+
+def _or(value: float, default: float) -> float:
+    return default if math.isnan(value) else value
+
+
+def _empty(piece: Piece) -> bool:
+    return len(piece.melody[1]) == 0
+
+
+def in_key_score(piece: Piece) -> float:
+    return 0.0 if _empty(piece) else 1.0 - M.notes_not_in_key(piece)
+
+
+def tonic_score(piece: Piece) -> float:
+    """Half for starting on the tonic, half for ending on it."""
+    return 0.0 if _empty(piece) else 0.5 * (M.starts_with_tonic(piece) + M.ends_with_tonic(piece))
+
+
+def leaps_score(piece: Piece) -> float:
+    """Fraction of leaps resolved; 1 when the melody never leaps."""
+    return 0.0 if _empty(piece) else _or(M.leaps_resolved(piece), 1.0)
+
+
+def extrema_score(piece: Piece) -> float:
+    """Half for a unique highest note, half for a unique lowest note."""
+    return 0.0 if _empty(piece) else 0.5 * (M.unique_max(piece) + M.unique_min(piece))
+
+
+def autocorrelation_score(piece: Piece) -> float:
+    """1 - mean |autocorrelation| at lags 1-3. A constant melody (no variance) counts as fully
+    self-similar (|r| = 1); lags longer than the melody allows are left out."""
+    if _empty(piece):
+        return 0.0
+    _, p = piece.melody
+    values = []
+    for lag in (1, 2, 3):
+        if len(p) < lag + 2:
+            continue
+        r = M.autocorrelation(piece, lag)
+        values.append(1.0 if math.isnan(r) else abs(r))
+    return 1.0 - float(np.mean(values)) if values else 0.0
+
+
+def in_key():
+    return per_piece("in_key", 0.0, 1.0, in_key_score)
+
+
+def tonic():
+    return per_piece("tonic", 0.0, 1.0, tonic_score)
+
+
+def leaps_resolved():
+    return per_piece("leaps_resolved", 0.0, 1.0, leaps_score)
+
+
+def unique_extrema():
+    return per_piece("unique_extrema", 0.0, 1.0, extrema_score)
+
+
+def motif():
+    return per_piece("motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_motif(p))
+
+
+def repeated_motif():
+    return per_piece("repeated_motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_repeated_motif(p))
+
+
+def autocorrelation():
+    return per_piece("autocorrelation", 0.0, 1.0, autocorrelation_score)

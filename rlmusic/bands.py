@@ -1,0 +1,43 @@
+"""Target bands for band-shaped rewards, measured on the training corpus and cached beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rlmusic.corpus import Corpus
+from rlmusic.metrics import METRICS
+from rlmusic.music import piece_from_score
+from rlmusic.tokens import decode_ids
+
+BAND_METRICS = ("pitch_class_entropy", "scale_consistency")
+
+
+def corpus_pieces(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
+    """Up to ``max_pieces`` pieces of a split, decoded from their tokens (so they are quantized
+    exactly like generated pieces), chosen with a fixed seed."""
+    idx = corpus.indices(split)
+    if len(idx) > max_pieces:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_pieces, replace=False))
+    return [piece_from_score(decode_ids(tokenizer, corpus.piece(i))[0]) for i in idx]
+
+
+def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.05, 0.95),
+                 max_pieces: int = 1000) -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} quantiles over the training split; cached in the corpus folder."""
+    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}.json"
+    if cache.is_file():
+        return {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
+    pieces = corpus_pieces(corpus, tokenizer, "train", max_pieces)
+    bands = {}
+    for name in BAND_METRICS:
+        values = np.array([METRICS[name](p) for p in pieces], float)
+        values = values[~np.isnan(values)]
+        bands[name] = (float(np.quantile(values, quantiles[0])), float(np.quantile(values, quantiles[1])))
+    if cache.parent.is_dir():
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(bands))
+        tmp.replace(cache)
+    return bands

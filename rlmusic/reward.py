@@ -1,0 +1,167 @@
+"""The reward contract, weighted combinations, the ``--reward`` parser and the TRL adapter.
+
+A reward is a callable ``reward(batch: RewardBatch) -> list[float]`` (one float per sample)
+with a ``name`` and a documented ``range``. A parameterised reward is a small factory that
+returns such a callable (TRL's ``trl/rewards/`` style). The ``rewards`` package holds them
+and their registry; this module only defines what they must look like.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from rlmusic.errors import RLMusicError
+from rlmusic.music import Piece, piece_from_score
+from rlmusic.tokens import DecodeReport, decode_ids
+
+
+class RewardBatch:
+    """Generated samples as every reward sees them: ids, decoded once into shared pieces."""
+
+    def __init__(self, ids: Sequence[Sequence[int]], tokenizer, prompts: Sequence[Sequence[int]] | None = None):
+        self.ids = [list(map(int, x)) for x in ids]
+        self.tokenizer = tokenizer
+        self.prompts = prompts
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def decoded(self) -> list[tuple[Piece, DecodeReport]]:
+        out = []
+        for ids in self.ids:
+            score, report = decode_ids(self.tokenizer, ids)
+            out.append((piece_from_score(score), report))
+        return out
+
+    @property
+    def pieces(self) -> list[Piece]:
+        return [p for p, _ in self.decoded]
+
+    @property
+    def reports(self) -> list[DecodeReport]:
+        return [r for _, r in self.decoded]
+
+
+class Reward(Protocol):
+    name: str
+    range: tuple[float, float]
+
+    def __call__(self, batch: RewardBatch) -> list[float]: ...
+
+
+def reward(name: str, low: float, high: float) -> Callable[[Callable], Reward]:
+    """Decorator: give a per-batch scoring function its ``name`` and ``range``."""
+
+    def wrap(fn: Callable) -> Reward:
+        fn.name = name
+        fn.__name__ = name  # TRL logs reward functions by __name__
+        fn.range = (low, high)
+        return fn
+
+    return wrap
+
+
+def per_piece(name: str, low: float, high: float, score: Callable[[Piece], float]) -> Reward:
+    """A reward that scores each decoded piece on its own."""
+
+    @reward(name, low, high)
+    def fn(batch: RewardBatch) -> list[float]:
+        return [float(score(p)) for p in batch.pieces]
+
+    return fn
+
+
+# --- the --reward syntax -----------------------------------------------------------------------
+
+
+def parse_reward_spec(spec: str) -> list[tuple[str, float]]:
+    """``"repetition,jazz_clf=0.5"`` -> ``[("repetition", 1.0), ("jazz_clf", 0.5)]``."""
+    terms: list[tuple[str, float]] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        try:
+            w = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise RLMusicError(f"reward weight {weight!r} for {name!r} is not a number (use name=0.5)") from None
+        if not math.isfinite(w):
+            raise RLMusicError(f"reward weight for {name!r} must be finite")
+        if name in (n for n, _ in terms):
+            raise RLMusicError(f"reward {name!r} is named twice in {spec!r}")
+        terms.append((name, w))
+    if not terms:
+        raise RLMusicError("no reward given; use e.g. --reward repetition,pitch_entropy=0.3")
+    return terms
+
+
+@dataclass
+class WeightedReward:
+    """Sum of weighted rewards; each reward is computed once per batch and reported by name."""
+
+    terms: list[tuple[Reward, float]]
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r, _ in self.terms]
+
+    def __call__(self, batch: RewardBatch) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(total (B,), {name: raw scores (B,)})."""
+        total = np.zeros(len(batch))
+        parts: dict[str, np.ndarray] = {}
+        for fn, w in self.terms:
+            raw = np.asarray(fn(batch), dtype=float)
+            if raw.shape != (len(batch),):
+                raise RLMusicError(f"reward {fn.name!r} returned {raw.shape} scores for a batch of {len(batch)}")
+            parts[fn.name] = raw
+            total += w * raw
+        return total, parts
+
+    def log_values(self, parts: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """``reward/<name>`` (raw mean) and ``reward/<name>_weighted`` for a logger."""
+        out = {}
+        for fn, w in self.terms:
+            out[f"reward/{fn.name}"] = float(np.mean(parts[fn.name]))
+            out[f"reward/{fn.name}_weighted"] = float(w * np.mean(parts[fn.name]))
+        return out
+
+
+def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reserved: Mapping[str, str] | None = None,
+                 **context) -> WeightedReward:
+    """Resolve a ``--reward`` spec against a registry of factories.
+
+    Each factory receives the keyword arguments of ``context`` that it names (e.g. ``bands``
+    from the corpus, ``discriminator``), so adding a reward never changes this function.
+    """
+    terms = []
+    for name, weight in parse_reward_spec(spec):
+        if reserved and name in reserved and name not in registry:
+            raise RLMusicError(f"reward {name!r} is not available yet: {reserved[name]}")
+        if name not in registry:
+            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(sorted(registry))}")
+        factory = registry[name]
+        params = inspect.signature(factory).parameters
+        fn = factory(**{k: v for k, v in context.items() if k in params})
+        terms.append((fn, weight))
+    return WeightedReward(terms)
+
+
+def trl_reward_func(fn: Reward, tokenizer) -> Callable[..., list[float]]:
+    """Adapt a reward to TRL's GRPO/RLOO signature ``f(prompts, completions, completion_ids, **kw)``."""
+
+    def trl_fn(prompts=None, completions=None, completion_ids=None, **kwargs) -> list[float]:
+        if completion_ids is None:
+            raise RLMusicError("TRL did not pass completion_ids; rlmusic rewards score token ids")
+        return list(fn(RewardBatch(completion_ids, tokenizer)))
+
+    trl_fn.__name__ = fn.name
+    return trl_fn

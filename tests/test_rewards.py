@@ -1,0 +1,130 @@
+"""Rewards against hand-derived values, the --reward parser, and the TRL signature."""
+
+import numpy as np
+import pytest
+
+from rewards import RESERVED, REWARDS
+from rewards.band import band_score
+from rewards.repetition import loop_mask, repetition_score
+from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
+from rlmusic.config import TokenizerConfig
+from rlmusic.errors import RLMusicError
+from rlmusic.music import piece_from_arrays
+from rlmusic.reward import RewardBatch, build_reward, parse_reward_spec, trl_reward_func
+from rlmusic.tokens import build_tokenizer
+
+TPQ = 4
+
+
+def mono(pitches, bar=16):
+    n = len(pitches)
+    return piece_from_arrays(np.arange(n) * TPQ, [TPQ] * n, pitches, tpq=TPQ, bar_ticks=bar)
+
+
+def test_repetition_by_hand():
+    # Eight Cs over two bars: runs 4/8 (5th-8th), bar 2 repeats bar 1 (1/1), all 8 in an AB-loop of period 2.
+    assert repetition_score(mono([60] * 8)) == pytest.approx(-(0.5 + 1.0 + 1.0) / 3)
+    # ABABAB: no long run, bar 2 differs from bar 1, all six notes loop.
+    assert repetition_score(mono([60, 62] * 3)) == pytest.approx(-1 / 3)
+    assert repetition_score(mono([60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65])) == 0.0
+    assert repetition_score(mono([])) == -1.0
+
+
+def test_loop_mask_needs_three_back_to_back_occurrences():
+    assert loop_mask(np.array([1, 2, 1, 2])).tolist() == [False] * 4
+    assert loop_mask(np.array([5, 1, 2, 3, 1, 2, 3, 1, 2, 3, 9])).tolist() == [False] + [True] * 9 + [False]
+
+
+def test_band_by_hand():
+    assert band_score(1.5, 1.0, 2.0) == 0.0
+    assert band_score(2.5, 1.0, 2.0) == -0.5
+    assert band_score(0.0, 1.0, 2.0) == -1.0
+    assert band_score(-9.0, 1.0, 2.0) == -1.0
+    assert band_score(float("nan"), 1.0, 2.0) == -1.0
+
+
+def test_rl_tuner_rewards_by_hand():
+    scale = mono([60, 62, 64, 65, 67, 69, 71, 72])
+    assert tonic_score(scale) == 1.0
+    assert extrema_score(scale) == 1.0
+    assert leaps_score(scale) == 1.0  # no leaps: nothing to resolve
+    assert leaps_score(mono([60, 72, 71, 60, 48, 50])) == pytest.approx(2 / 3)
+    assert autocorrelation_score(mono([60] * 6)) == 0.0  # a one-note loop is fully self-similar
+    assert autocorrelation_score(mono([60, 62] * 3)) == pytest.approx(1 - (1 + 1 + 1) / 3)
+    assert tonic_score(mono([])) == 0.0
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer(TokenizerConfig())
+
+
+def _ids(tok, pitches):
+    v, out = tok.vocab, [tok.vocab["Bar_None"]]
+    for i, p in enumerate(pitches):
+        if i and i % 4 == 0:
+            out.append(v["Bar_None"])
+        out += [v[f"Position_{(i % 4) * 12}"], v[f"Pitch_{p}"], v["Duration_1.0.12"]]
+    return out
+
+
+def test_every_reward_scores_a_batch_within_its_range(tok):
+    batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), [], [5, 5, 5]], tok)
+    for name, factory in REWARDS.items():
+        fn = factory()
+        scores = fn(batch)
+        assert fn.name == name and len(scores) == 4
+        lo, hi = fn.range
+        assert all(lo <= s <= hi for s in scores), (name, scores)
+    loop, varied = REWARDS["repetition"]()(batch)[:2]
+    assert loop < -0.5 and varied == 0.0
+
+
+def test_batch_decodes_once(tok, monkeypatch):
+    import rlmusic.reward as R
+
+    calls = []
+    real = R.decode_ids
+    monkeypatch.setattr(R, "decode_ids", lambda *a: calls.append(1) or real(*a))
+    batch = RewardBatch([_ids(tok, [60, 62, 64, 65])] * 3, tok)
+    for factory in REWARDS.values():
+        factory()(batch)
+    assert len(calls) == 3
+
+
+def test_spec_parser_and_weighted_total(tok):
+    assert parse_reward_spec("repetition,jazz_clf") == [("repetition", 1.0), ("jazz_clf", 1.0)]
+    assert parse_reward_spec("repetition=1.0, pitch_entropy=0.3,jazz_clf=0.5") == [
+        ("repetition", 1.0), ("pitch_entropy", 0.3), ("jazz_clf", 0.5)]
+    combo = build_reward("repetition=2,tonic=0.5", REWARDS)
+    batch = RewardBatch([_ids(tok, [60] * 8)], tok)
+    total, parts = combo(batch)
+    assert total[0] == pytest.approx(2 * parts["repetition"][0] + 0.5 * parts["tonic"][0])
+    logged = combo.log_values(parts)
+    assert set(logged) == {"reward/repetition", "reward/repetition_weighted", "reward/tonic", "reward/tonic_weighted"}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("repetiton", "unknown reward 'repetiton'; known rewards: autocorrelation, in_key"),
+    ("repetition=abc", "is not a number"),
+    ("repetition,repetition=2", "named twice"),
+    ("", "no reward given"),
+    ("jazz_clf", "not available yet"),
+])
+def test_spec_errors(spec, message):
+    with pytest.raises(RLMusicError, match=message):
+        build_reward(spec, REWARDS, reserved=RESERVED)
+
+
+def test_band_rewards_take_the_corpus_band(tok):
+    batch = RewardBatch([_ids(tok, [60, 64, 67, 72])], tok)  # pitch-class entropy 1.5
+    assert build_reward("pitch_entropy", REWARDS, bands={"pitch_class_entropy": (1.0, 2.0)})(batch)[0][0] == 0.0
+    assert build_reward("pitch_entropy", REWARDS, bands={"pitch_class_entropy": (2.0, 3.0)})(batch)[0][0] == -0.5
+
+
+def test_trl_signature(tok):
+    fn = trl_reward_func(REWARDS["repetition"](), tok)
+    assert fn.__name__ == "repetition"
+    out = fn(prompts=["BOS_None"] * 2, completions=["", ""],
+             completion_ids=[_ids(tok, [60] * 8), _ids(tok, [60, 62, 64, 65, 67, 69, 71, 72])], trainer_state=None)
+    assert isinstance(out, list) and out[1] == 0.0 and out[0] < 0
