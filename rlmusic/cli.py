@@ -137,6 +137,69 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _is_checkpoint(path: Path) -> bool:
+    from rlmusic.checkpoint import META_FILE, list_checkpoints
+
+    return (path / META_FILE).is_file() or bool(list_checkpoints(path))
+
+
+def cmd_metrics(args) -> int:
+    import torch
+
+    from policies import load_policy
+    from rlmusic import evaluate as E
+    from rlmusic.bands import corpus_pieces
+    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.config import SampleConfig, load_config
+    from rlmusic.corpus import prepare_corpus
+
+    sample_cfg = SampleConfig(num=args.num_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                              top_k=args.top_k, top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
+    sample_cfg.validate()
+    device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
+    ref_model = load_checkpoint(args.reference_model, load_policy).policy.to(device) if args.reference_model else None
+    columns, tokenizer = [], None
+    for raw in args.paths:
+        path = Path(raw)
+        if not path.exists():
+            raise RLMusicError(f"{raw!r} does not exist; pass checkpoints or folders of MIDI files")
+        if _is_checkpoint(path):
+            ckpt = load_checkpoint(path, load_policy)
+            tokenizer = tokenizer or ckpt.tokenizer
+            label = f"{ckpt.path.parent.name}@{ckpt.meta['step']}"
+            col = E.column_from_policy(label, ckpt.policy.to(device), ckpt.tokenizer, sample_cfg)
+            if ref_model is not None:
+                if ref_model.vocab_size != ckpt.policy.vocab_size:
+                    raise RLMusicError(f"--reference-model has {ref_model.vocab_size} tokens but {raw} has "
+                                       f"{ckpt.policy.vocab_size}; they must share a tokenizer")
+                col.extra["nll_under_reference"] = E.mean_nll(ref_model, col.ids)
+        elif path.is_dir():
+            col = E.column_from_folder(path)
+        else:
+            raise RLMusicError(f"{raw!r} is neither a checkpoint nor a folder of MIDI files")
+        columns.append(col)
+    reference = None
+    if args.reference:
+        reference = E.column_from_folder(args.reference, label="reference", limit=args.reference_samples)
+    elif not args.no_reference:
+        cfg = load_config(resolve_config_path(args.config))
+        tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
+        pieces = corpus_pieces(corpus, tok, "val", args.reference_samples)
+        reference = E.Column("real (val)", pieces)
+    summary = E.summarise(columns, reference)
+    print(E.format_table(summary))
+    if args.json:
+        E.write_json(summary, args.json)
+        print(f"\njson: {args.json}")
+    if args.csv:
+        E.write_csv(summary, args.csv)
+        print(f"csv: {args.csv}")
+    if args.plot:
+        paths = E.write_plots(summary, args.plot)
+        print(f"plots: {len(paths)} PNG files in {args.plot}")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -174,6 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("metrics", help="compare checkpoints and MIDI folders on music metrics, against real data")
+    p.add_argument("paths", nargs="+", help="checkpoints (sampled) or folders of MIDI files")
+    p.add_argument("--num-samples", type=int, default=32, help="pieces sampled per checkpoint")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", help="folder of real MIDI files (default: the embedded corpus's validation split)")
+    p.add_argument("--no-reference", action="store_true", help="no real-data column")
+    p.add_argument("--reference-samples", type=int, default=200, help="most pieces in the reference column")
+    p.add_argument("--reference-model", help="checkpoint whose NLL of each checkpoint's samples is reported")
+    p.add_argument("--config", default="tiny", help="config naming the default reference corpus")
+    p.add_argument("--json", help="write the full results (per-piece values too) here")
+    p.add_argument("--csv", help="write the table here")
+    p.add_argument("--plot", help="folder for one PNG per metric")
+    p.add_argument("--cpu", action="store_true")
+    p.set_defaults(func=cmd_metrics)
     return parser
 
 

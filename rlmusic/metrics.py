@@ -308,13 +308,17 @@ def overlap_area(a: Sequence[float], b: Sequence[float], grid: int = 512) -> flo
     b = np.asarray([x for x in b if not math.isnan(x)], float)
     if len(a) < 2 or len(b) < 2:
         return NAN
-    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
-    spread = max(hi - lo, 1e-6)
-    xs = np.linspace(lo - 0.5 * spread, hi + 0.5 * spread, grid)
+    spread = max(max(a.max(), b.max()) - min(a.min(), b.min()), 1e-6)
 
-    def kde(x: np.ndarray) -> np.ndarray:
-        bw = max(x.std(ddof=1), 1e-3 * spread) * len(x) ** (-1 / 5)
+    def bandwidth(x: np.ndarray) -> float:
+        return max(x.std(ddof=1), 1e-3 * spread) * len(x) ** (-1 / 5)
+
+    bw_a, bw_b = bandwidth(a), bandwidth(b)
+    pad = 4 * max(bw_a, bw_b)  # the grid holds all but ~1e-4 of each density's mass
+    xs = np.linspace(min(a.min(), b.min()) - pad, max(a.max(), b.max()) + pad, grid)
+
+    def kde(x: np.ndarray, bw: float) -> np.ndarray:
         z = (xs[:, None] - x[None, :]) / bw  # (grid, n)
         return np.exp(-0.5 * z**2).sum(1) / (len(x) * bw * math.sqrt(2 * math.pi))
 
-    return float(np.clip(np.trapezoid(np.minimum(kde(a), kde(b)), xs), 0.0, 1.0))
+    return float(np.clip(np.trapezoid(np.minimum(kde(a, bw_a), kde(b, bw_b)), xs), 0.0, 1.0))
