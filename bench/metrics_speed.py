@@ -1,0 +1,123 @@
+"""Metrics speed against MusPy on real files (identical values required), and reward cost per batch.
+
+    python bench/metrics_speed.py [--files 300] [--json out.json]
+
+1. MusPy's own functions on ``muspy.Music`` objects vs rlmusic's on ``Piece`` s built from
+   symusic scores (building the piece is counted on our side), over every 45th file of the
+   embedded corpus (folk tunes and Bach chorales). Also end to end, reading the files included.
+   Every value is compared; the script fails if one differs by more than 1e-6.
+2. All registered rewards on a batch of 32 x 256 real tokens (decoding included), against the
+   time the tiny policy takes to sample 32 x 256 tokens: a floor for one PPO step's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import muspy  # noqa: E402
+import symusic  # noqa: E402
+import torch  # noqa: E402
+
+from rewards import REWARDS  # noqa: E402
+from rlmusic import metrics as M  # noqa: E402
+from rlmusic.cli import _quiet_libraries  # noqa: E402
+from rlmusic.config import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
+from rlmusic.corpus import build_default_midi, prepare_corpus  # noqa: E402
+from rlmusic.midi_io import find_midi_files  # noqa: E402
+from rlmusic.music import piece_from_score  # noqa: E402
+from rlmusic.policy import sample  # noqa: E402
+from rlmusic.reward import RewardBatch, build_reward  # noqa: E402
+from rlmusic.tokens import special_ids  # noqa: E402
+
+NAMES = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
+         "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]
+
+
+def muspy_all(music) -> list[float]:
+    return [getattr(muspy, n)(music) for n in NAMES] + [muspy.groove_consistency(music, 4 * music.resolution)]
+
+
+def ours_all(piece) -> list[float]:
+    return [getattr(M, n)(piece) for n in NAMES] + [M.groove_consistency(piece, 4 * piece.tpq)]
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    _quiet_libraries()
+    torch.set_num_threads(1)
+    folder = build_default_midi(DataConfig())
+    files = find_midi_files(folder)[::45][: args.files]
+    musics = [muspy.read_midi(str(f)) for f in files]
+    scores = [symusic.Score(str(f)) for f in files]
+
+    # --- identical values
+    worst = 0.0
+    for f, music, score in zip(files, musics, scores):
+        for name, a, b in zip(NAMES + ["groove_consistency"], muspy_all(music), ours_all(piece_from_score(score))):
+            if math.isnan(a) != math.isnan(b) or (not math.isnan(a) and abs(a - b) > 1e-6):
+                raise SystemExit(f"value differs: {f.name} {name}: muspy {a} vs rlmusic {b}")
+            if not math.isnan(a):
+                worst = max(worst, abs(a - b))
+
+    # --- speed: metrics only, then with reading the files
+    t_muspy = best_of(lambda: [muspy_all(m) for m in musics], args.repeats)
+    t_ours = best_of(lambda: [ours_all(piece_from_score(s)) for s in scores], args.repeats)
+    t_muspy_io = best_of(lambda: [muspy_all(muspy.read_midi(str(f))) for f in files], args.repeats)
+    t_ours_io = best_of(lambda: [ours_all(piece_from_score(symusic.Score(str(f)))) for f in files], args.repeats)
+    print(f"{len(files)} real MIDI files, {len(NAMES) + 1} MusPy metrics each; max |difference| {worst:.1e}")
+    print(f"  metrics only:   MusPy {t_muspy * 1e3:8.1f} ms   rlmusic {t_ours * 1e3:7.1f} ms   ratio {t_muspy / t_ours:5.1f}x")
+    print(f"  reading files:  MusPy {t_muspy_io * 1e3:8.1f} ms   rlmusic {t_ours_io * 1e3:7.1f} ms   "
+          f"ratio {t_muspy_io / t_ours_io:5.1f}x")
+
+    # --- rewards on 32 x 256 real tokens vs sampling 32 x 256 tokens with the tiny policy
+    tok, corpus = prepare_corpus(DataConfig(), TokenizerConfig(), progress=False)
+    sp = special_ids(tok)
+    stream = corpus.stream("val", sp["bos"], sp["eos"])
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(stream) - 257, 32)
+    ids = [[int(i) for i in stream[s : s + 256] if i not in (sp["bos"], sp["eos"])] for s in starts]
+    all_rewards = build_reward(",".join(REWARDS), REWARDS)
+    t_reward = best_of(lambda: all_rewards(RewardBatch(ids, tok)), args.repeats)
+    t_decode = best_of(lambda: RewardBatch(ids, tok).decoded, args.repeats)
+    from policies import build_policy
+
+    torch.manual_seed(0)
+    policy = build_policy(ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=512), len(tok), sp)
+    prompts = torch.full((32, 1), sp["bos"], dtype=torch.long)
+    t_sample = best_of(lambda: sample(policy, prompts, SampleConfig(max_new_tokens=256, top_k=20),
+                                      torch.Generator().manual_seed(0), stop_at_eos=False), 1)
+    print(f"rewards ({len(REWARDS)}) on 32 x 256 tokens: {t_reward * 1e3:.1f} ms (decoding {t_decode * 1e3:.1f} ms); "
+          f"sampling 32 x 256 tokens with the tiny policy: {t_sample * 1e3:.0f} ms; "
+          f"rewards / sampling = {t_reward / t_sample:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "files": len(files), "max_abs_difference": worst, "muspy_s": t_muspy, "rlmusic_s": t_ours,
+            "ratio": t_muspy / t_ours, "muspy_with_io_s": t_muspy_io, "rlmusic_with_io_s": t_ours_io,
+            "ratio_with_io": t_muspy_io / t_ours_io, "reward_batch_s": t_reward, "decode_batch_s": t_decode,
+            "sample_batch_s": t_sample, "reward_over_sampling": t_reward / t_sample}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
