@@ -8,6 +8,7 @@ need as keyword arguments (``bands`` from the corpus; ``discriminator`` for ``ja
 from __future__ import annotations
 
 from rewards.band import pitch_entropy, scale
+from rewards.jazz_clf import jazz_clf
 from rewards.repetition import repetition
 from rewards.rl_tuner import autocorrelation, in_key, leaps_resolved, motif, repeated_motif, tonic, unique_extrema
 
@@ -22,7 +23,8 @@ REWARDS = {
     "motif": motif,
     "repeated_motif": repeated_motif,
     "autocorrelation": autocorrelation,
+    "jazz_clf": jazz_clf,
 }
 
 # Names taken by rewards that later stages provide; asking for one now is a clear error.
-RESERVED = {"jazz_clf": "the jazz/not-jazz discriminator reward arrives with `rlmusic train-clf` (issue 4)"}
+RESERVED: dict[str, str] = {}

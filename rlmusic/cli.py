@@ -200,6 +200,132 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def _jazz_set_dir(args) -> Path:
+    from rlmusic.config import DataConfig
+    from rlmusic.corpus import cache_root
+    from rlmusic.jazz_data import DATA_VERSION
+
+    if getattr(args, "set_out", None):
+        return Path(args.set_out)
+    counts = f"{args.train_per_style}-{args.test_per_style}-{0 if args.no_folk else args.folk_train}-" \
+             f"{0 if args.no_folk else args.folk_test}"
+    return cache_root(DataConfig()) / "jazz" / f"{DATA_VERSION}-{counts}"
+
+
+def build_default_jazz_set(args, progress: bool = True) -> Path:
+    from rlmusic.config import DataConfig
+    from rlmusic.corpus import build_default_midi
+    from rlmusic.jazz_data import build_jazz_set
+
+    folk = build_default_midi(DataConfig(workers=args.workers), progress=progress) if not args.no_folk else None
+    per_style = {"train": args.train_per_style, "test": args.test_per_style}
+    return build_jazz_set(_jazz_set_dir(args), per_style=per_style, folk_dir=folk,
+                          folk_counts={"train": args.folk_train, "test": args.folk_test}, workers=args.workers,
+                          progress=progress)
+
+
+def cmd_data_jazz(args) -> int:
+    from rlmusic.jazz_data import read_manifest
+
+    t0 = time.time()
+    folder = build_default_jazz_set(args)
+    m = read_manifest(folder)
+    counts: dict = {}
+    for p in m["pieces"]:
+        key = (p["split"], "jazz" if p["label"] else "other")
+        counts.setdefault(key, {}).setdefault(p["style"], 0)
+        counts[key][p["style"]] += 1
+    print(f"jazz set in {folder} ({time.time() - t0:.0f}s; MMA rendering {m['render_seconds']}s)")
+    for (split, label), styles in sorted(counts.items()):
+        print(f"  {split:6s} {label:5s} {sum(styles.values()):5d} pieces: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(styles.items())))
+    if m["failed"]:
+        print(f"  {len(m['failed'])} chart(s) failed to render, e.g. {m['failed'][0]}")
+    return 0
+
+
+def _user_labelled(jazz_dir: str, other_dir: str, tokenizer, data_cfg):
+    """Two user folders -> labelled pieces; 20% of each (by name hash) held out as the test split."""
+    import numpy as np
+
+    from rlmusic.corpus import _val_mask, tokenize_folder
+    from rlmusic.discriminator import Labelled
+
+    pieces, labels, groups, splits, names = [], [], [], [], []
+    for label, folder in ((1, jazz_dir), (0, other_dir)):
+        corpus = tokenize_folder(Path(folder), tokenizer, data_cfg)
+        test = _val_mask(corpus.names, 0.2)
+        for i, name in enumerate(corpus.names):
+            pieces.append(np.asarray(corpus.piece(i), dtype=np.int64))
+            labels.append(label)
+            groups.append(name.split("/")[0] if "/" in name else Path(folder).name)
+            splits.append("test" if test[i] else "train")
+            names.append(name)
+    return Labelled(pieces, np.array(labels), groups, splits, names)
+
+
+def cmd_train_clf(args) -> int:
+    import json
+
+    import numpy as np
+    import torch
+
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.config import load_config
+    from rlmusic.corpus import tokenize_folder
+    from rlmusic.discriminator import (Discriminator, evaluate_discriminator, grouped_cv, labelled_from_corpus,
+                                       save_discriminator, train_discriminator)
+    from rlmusic.jazz_data import read_manifest
+    from rlmusic.tokens import build_tokenizer
+
+    overrides = _overrides(args)
+    if args.out:
+        overrides.append(f"clf.out_dir={args.out}")
+    if args.cv is not None:
+        overrides.append(f"clf.cv_folds={args.cv}")
+    cfg = load_config(resolve_config_path(args.config), overrides)
+    if cfg.clf.threads:
+        torch.set_num_threads(cfg.clf.threads)
+    if bool(args.jazz) != bool(args.other):
+        raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
+    tokenizer = load_checkpoint(args.policy, load_policy).tokenizer if args.policy else build_tokenizer(cfg.tokenizer)
+    t0 = time.time()
+    if args.jazz:
+        data = _user_labelled(args.jazz, args.other, tokenizer, cfg.data)
+        source = {"jazz": args.jazz, "other": args.other}
+    else:
+        folder = Path(args.set) if args.set else build_default_jazz_set(args)
+        data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
+        source = {"set": str(folder)}
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    test = data.select(np.array([s == "test" for s in data.splits]))
+    print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "
+          f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
+    torch.manual_seed(cfg.clf.seed)
+    disc = train_discriminator(Discriminator.build(cfg.clf, tokenizer), train, cfg.clf)
+    result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
+    cv = grouped_cv(data, tokenizer, cfg.clf) if cfg.clf.cv_folds else None
+    seconds = round(time.time() - t0, 1)
+    meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts(), "test": result,
+            "grouped_cv": cv, "seconds": seconds, "step": cfg.clf.steps}
+    path = save_discriminator(disc, cfg.clf.out_dir, tokenizer, meta)
+    if result:
+        c = result["confusion"]
+        print(f"held-out test: accuracy {result['accuracy']:.3f}, ROC-AUC {result['roc_auc']:.3f}; confusion "
+              f"(jazz->jazz {c['true_jazz_pred_jazz']}, jazz->other {c['true_jazz_pred_other']}, "
+              f"other->jazz {c['true_other_pred_jazz']}, other->other {c['true_other_pred_other']})")
+        if "folk_bach_accuracy" in result:
+            print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
+    if cv:
+        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove styles held out): accuracy {cv['accuracy']:.3f}, "
+              f"ROC-AUC {cv['roc_auc']:.3f}")
+    print(f"discriminator: {path} ({seconds:.0f}s)")
+    if args.report:
+        Path(args.report).write_text(json.dumps(meta, indent=1, default=str))
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -257,6 +383,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="folder for one PNG per metric")
     p.add_argument("--cpu", action="store_true")
     p.set_defaults(func=cmd_metrics)
+
+    def jazz_set_args(p):
+        p.add_argument("--train-per-style", type=int, default=24, help="charts per groove style, training split")
+        p.add_argument("--test-per-style", type=int, default=8, help="charts per groove style, test split")
+        p.add_argument("--folk-train", type=int, default=300, help="folk/Bach negatives in the training split")
+        p.add_argument("--folk-test", type=int, default=100, help="folk/Bach negatives in the test split")
+        p.add_argument("--no-folk", action="store_true", help="no folk/Bach negatives")
+        p.add_argument("--workers", type=int, default=2)
+
+    p = sub.add_parser("data", help="build data sets")
+    data_sub = p.add_subparsers(dest="what", required=True)
+    q = data_sub.add_parser("jazz", help="render the labelled jazz / not-jazz set with MMA (offline)")
+    q.add_argument("--out", dest="set_out", help="folder (default: the cache)")
+    jazz_set_args(q)
+    q.set_defaults(func=cmd_data_jazz)
+
+    p = sub.add_parser("train-clf", help="train the jazz / not-jazz discriminator")
+    p.add_argument("--config", default="tiny", help="config (its clf and tokenizer sections)")
+    p.add_argument("--jazz", help="folder of jazz MIDI files (with --other) instead of the built set")
+    p.add_argument("--other", help="folder of non-jazz MIDI files")
+    p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR`")
+    p.add_argument("--policy", help="policy checkpoint whose tokenizer the discriminator must share")
+    p.add_argument("--out", help="checkpoint folder (default: clf.out_dir)")
+    p.add_argument("--cv", type=int, help="grouped cross-validation folds holding out whole groove styles")
+    p.add_argument("--report", help="also write the evaluation as JSON here")
+    p.add_argument("--data", help=argparse.SUPPRESS)
+    p.add_argument("overrides", nargs="*", metavar="section.key=value")
+    jazz_set_args(p)
+    p.set_defaults(func=cmd_train_clf)
     return parser
 
 

@@ -216,6 +216,54 @@ class SampleConfig:
 
 
 @dataclass
+class ClfConfig:
+    """The jazz / not-jazz discriminator (``rlmusic train-clf``)."""
+
+    out_dir: str = "checkpoints/jazz-clf"
+    """Where the discriminator checkpoint goes."""
+    n_layer: int = 2
+    """Transformer blocks of the classifier."""
+    n_head: int = 4
+    """Attention heads."""
+    n_embd: int = 128
+    """Width."""
+    dropout: float = 0.1
+    """Dropout."""
+    steps: int = 600
+    """Optimizer steps."""
+    batch_size: int = 32
+    """Windows per step, half jazz and half not."""
+    lr: float = 5e-4
+    """AdamW learning rate (cosine decay after 50 warmup steps)."""
+    min_window: int = 32
+    """Shortest training window in tokens; each window gets a random length in [min, max]."""
+    max_window: int = 128
+    """Longest training window, and the context scored by the reward (a sample's last tokens):
+    about two bars of a dense arrangement, enough for swing and comping rhythm."""
+    eval_windows: int = 4
+    """Windows averaged per test piece."""
+    cv_folds: int = 0
+    """Grouped cross-validation folds, holding out whole groove styles (0: off)."""
+    seed: int = 0
+    """Seeds windows, initialisation and folds."""
+    threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+
+    def validate(self) -> None:
+        for name in ("n_layer", "n_head", "n_embd", "steps", "batch_size", "min_window", "eval_windows"):
+            if getattr(self, name) <= 0:
+                raise RLMusicError(f"clf.{name} must be positive, got {getattr(self, name)}")
+        if self.max_window < self.min_window:
+            raise RLMusicError("clf.max_window must be >= clf.min_window")
+        if not self.lr > 0:
+            raise RLMusicError(f"clf.lr must be positive, got {self.lr}")
+        if self.n_embd % self.n_head:
+            raise RLMusicError("clf.n_embd must be divisible by clf.n_head")
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise RLMusicError("clf.cv_folds must be 0 (off) or at least 2")
+
+
+@dataclass
 class RunConfig:
     """Everything one command reads: a section per stage."""
 
@@ -224,6 +272,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    clf: ClfConfig = field(default_factory=ClfConfig)
 
     def validate(self) -> "RunConfig":
         for f in fields(self):

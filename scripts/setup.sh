@@ -9,6 +9,21 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
 
+# System packages: MMA renders the jazz / not-jazz set; fluidsynth and its General MIDI
+# soundfont render audio. Installed with apt where we are root and they are missing.
+need=()
+command -v mma >/dev/null 2>&1 || need+=(mma)
+command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] apt-get install ${need[*]}"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "[setup] please install with your package manager: ${need[*]} (needed for the jazz set and audio)" >&2
+  fi
+fi
+
 if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch 2.13.0"
   "${PIP[@]}" "torch==2.13.0"

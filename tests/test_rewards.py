@@ -71,6 +71,8 @@ def _ids(tok, pitches):
 def test_every_reward_scores_a_batch_within_its_range(tok):
     batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), [], [5, 5, 5]], tok)
     for name, factory in REWARDS.items():
+        if name == "jazz_clf":  # needs a trained discriminator: tested in test_discriminator.py
+            continue
         fn = factory()
         scores = fn(batch)
         assert fn.name == name and len(scores) == 4
@@ -87,8 +89,9 @@ def test_batch_decodes_once(tok, monkeypatch):
     real = R.decode_ids
     monkeypatch.setattr(R, "decode_ids", lambda *a: calls.append(1) or real(*a))
     batch = RewardBatch([_ids(tok, [60, 62, 64, 65])] * 3, tok)
-    for factory in REWARDS.values():
-        factory()(batch)
+    for name, factory in REWARDS.items():
+        if name != "jazz_clf":
+            factory()(batch)
     assert len(calls) == 3
 
 
@@ -109,7 +112,7 @@ def test_spec_parser_and_weighted_total(tok):
     ("repetition=abc", "is not a number"),
     ("repetition,repetition=2", "named twice"),
     ("", "no reward given"),
-    ("jazz_clf", "not available yet"),
+    ("jazz_clf", "needs a discriminator"),
 ])
 def test_spec_errors(spec, message):
     with pytest.raises(RLMusicError, match=message):

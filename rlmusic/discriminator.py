@@ -1,0 +1,283 @@
+"""The jazz / not-jazz discriminator: a small sequence classifier over the policy's own tokens.
+
+It scores generated ids directly (no MIDI round trip). Its checkpoint records the tokenizer's
+fingerprint and refuses a policy whose vocabulary differs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+from transformers import AutoModelForSequenceClassification, GPT2Config, get_cosine_schedule_with_warmup
+
+from rlmusic.checkpoint import resolve_checkpoint, save_checkpoint
+from rlmusic.config import ClfConfig
+from rlmusic.corpus import Corpus
+from rlmusic.errors import RLMusicError
+from rlmusic.tokens import special_ids, tokenizer_fingerprint
+
+CLF_FILE = "discriminator.json"
+
+
+class Discriminator(nn.Module):
+    """P(jazz) for token windows. ``save``/``name``/``num_parameters`` fit ``save_checkpoint``."""
+
+    name = "jazz_discriminator"
+
+    def __init__(self, model: nn.Module, fingerprint: str, max_window: int):
+        super().__init__()
+        self.model = model
+        self.fingerprint = fingerprint
+        self.max_window = max_window
+        self.pad = model.config.pad_token_id
+
+    @classmethod
+    def build(cls, cfg: ClfConfig, tokenizer) -> "Discriminator":
+        sp = special_ids(tokenizer)
+        hf = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.max_window, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
+                        n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
+                        num_labels=2, pad_token_id=sp["pad"], bos_token_id=sp["bos"], eos_token_id=sp["eos"],
+                        id2label={0: "other", 1: "jazz"}, label2id={"other": 0, "jazz": 1})
+        return cls(AutoModelForSequenceClassification.from_config(hf), tokenizer_fingerprint(tokenizer), cfg.max_window)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        self.model.save_pretrained(str(folder), safe_serialization=True)
+        (folder / CLF_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "max_window": self.max_window}))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Discriminator":
+        folder = Path(folder)
+        if not (folder / CLF_FILE).is_file():
+            raise RLMusicError(f"{folder} is not a jazz discriminator checkpoint (no {CLF_FILE}); "
+                               f"train one with `rlmusic train-clf`")
+        info = json.loads((folder / CLF_FILE).read_text())
+        model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+        return cls(model, info["fingerprint"], info["max_window"]).eval()
+
+    def check_tokenizer(self, tokenizer, what: str = "the policy") -> None:
+        if tokenizer_fingerprint(tokenizer) != self.fingerprint:
+            raise RLMusicError(f"the discriminator was trained on another vocabulary than {what} (tokenizer "
+                               f"{self.fingerprint} vs {tokenizer_fingerprint(tokenizer)}); retrain it with "
+                               f"`rlmusic train-clf --policy <checkpoint>`")
+
+    def logits(self, windows: list[list[int]]) -> torch.Tensor:
+        """(B, 2) logits for windows of ids (right-padded here, last ``max_window`` ids kept)."""
+        windows = [w[-self.max_window :] or [self.pad] for w in windows]
+        width = max(map(len, windows))
+        device = next(self.parameters()).device
+        x = torch.full((len(windows), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        for i, w in enumerate(windows):
+            x[i, : len(w)] = torch.tensor(w)
+            mask[i, : len(w)] = 1
+        return self.model(input_ids=x.to(device), attention_mask=mask.to(device)).logits  # (B, 2)
+
+    @torch.no_grad()
+    def prob_jazz(self, sequences: list[list[int]], batch_size: int = 64) -> np.ndarray:
+        """(B,) P(jazz) of each sequence's last ``max_window`` ids, in eval mode (deterministic)."""
+        was = self.training
+        self.eval()
+        out = []
+        for i in range(0, len(sequences), batch_size):
+            out.append(torch.softmax(self.logits(sequences[i : i + batch_size]).float(), -1)[:, 1].cpu().numpy())
+        self.train(was)
+        return np.concatenate(out) if out else np.zeros(0)
+
+
+def load_discriminator(path: str | Path) -> Discriminator:
+    """A discriminator checkpoint folder, or its run folder (newest checkpoint)."""
+    return Discriminator.load(resolve_checkpoint(path))
+
+
+# --- labelled pieces -------------------------------------------------------------------------
+
+
+@dataclass
+class Labelled:
+    """Token pieces with labels (1 jazz), groups (groove style, or 'folk/bach'), and a split."""
+
+    pieces: list[np.ndarray]
+    labels: np.ndarray
+    groups: list[str]
+    splits: list[str]
+    names: list[str] = field(default_factory=list)
+
+    def select(self, mask) -> "Labelled":
+        idx = np.flatnonzero(mask)
+        return Labelled([self.pieces[i] for i in idx], self.labels[idx], [self.groups[i] for i in idx],
+                        [self.splits[i] for i in idx], [self.names[i] for i in idx])
+
+    def counts(self) -> dict:
+        out: dict = {}
+        for lab, grp, spl in zip(self.labels, self.groups, self.splits):
+            out.setdefault(spl, {}).setdefault("jazz" if lab else "other", {}).setdefault(grp, 0)
+            out[spl]["jazz" if lab else "other"][grp] += 1
+        return out
+
+
+def labelled_from_corpus(corpus: Corpus, manifest: dict | None = None) -> Labelled:
+    """Names look like ``<split>/<jazz|other>/<style>_<i>``; the manifest (if any) names the style."""
+    style_of = {}
+    if manifest:
+        style_of = {p["file"].rsplit(".", 1)[0]: p["style"] for p in manifest["pieces"]}
+    pieces, labels, groups, splits = [], [], [], []
+    for i, name in enumerate(corpus.names):
+        parts = name.split("/")
+        if len(parts) < 3 or parts[1] not in ("jazz", "other"):
+            continue
+        pieces.append(np.asarray(corpus.piece(i), dtype=np.int64))
+        labels.append(1 if parts[1] == "jazz" else 0)
+        groups.append(style_of.get(name, parts[2].rsplit("_", 1)[0]))
+        splits.append(parts[0])
+    names = [n for n in corpus.names if len(n.split("/")) >= 3 and n.split("/")[1] in ("jazz", "other")]
+    return Labelled(pieces, np.array(labels), groups, splits, names)
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int) -> tuple[list, list]:
+    """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
+    so window length says nothing about the label."""
+    windows, labels = [], []
+    by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
+    lengths = np.array([len(p) for p in data.pieces])
+    for k in range(batch):
+        lab = k % 2
+        length = int(rng.integers(lo, hi + 1))
+        pool = by_label[lab][lengths[by_label[lab]] >= length]
+        if len(pool) == 0:
+            pool = by_label[lab]
+        piece = data.pieces[pool[rng.integers(len(pool))]]
+        start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
+        windows.append(piece[start : start + length].tolist())
+        labels.append(lab)
+    return windows, labels
+
+
+def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
+                        log: Callable[[int, dict], None] | None = None) -> Discriminator:
+    if not (data.labels == 1).any() or not (data.labels == 0).any():
+        raise RLMusicError("the discriminator needs both jazz and non-jazz training pieces")
+    rng = np.random.default_rng(cfg.seed)
+    opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, weight_decay=0.01)
+    sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
+    device = next(disc.parameters()).device
+    disc.train()
+    bar = tqdm(range(cfg.steps), desc="train-clf", unit="step", disable=not progress)
+    for step in bar:
+        windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window)
+        loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if log and (step + 1) % 25 == 0:
+            log(step + 1, {"loss/clf": loss.item()})
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    disc.eval()
+    return disc
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def piece_windows(piece: np.ndarray, length: int, n: int) -> list[list[int]]:
+    """``n`` evenly spaced windows of ``length`` ids (the whole piece if shorter)."""
+    if len(piece) <= length:
+        return [piece.tolist()]
+    starts = np.linspace(0, len(piece) - length, n).round().astype(int)
+    return [piece[s : s + length].tolist() for s in np.unique(starts)]
+
+
+def score_pieces(disc: Discriminator, pieces: list[np.ndarray], window: int, n: int) -> np.ndarray:
+    """Mean P(jazz) over each piece's windows."""
+    spans, flat = [], []
+    for p in pieces:
+        w = piece_windows(p, window, n)
+        spans.append((len(flat), len(flat) + len(w)))
+        flat += w
+    probs = disc.prob_jazz(flat)
+    return np.array([probs[a:b].mean() for a, b in spans])
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve as the Mann-Whitney statistic (ties count half); NaN with one class."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return math.nan
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
+    pred = (probs >= 0.5).astype(int)
+    by_group = {}
+    for g in sorted(set(groups)):
+        m = np.array([x == g for x in groups])
+        by_group[g] = {"n": int(m.sum()), "accuracy": float((pred[m] == labels[m]).mean()),
+                       "mean_p_jazz": float(probs[m].mean()), "label": int(labels[m][0])}
+    return {
+        "n": int(len(labels)), "accuracy": float((pred == labels).mean()) if len(labels) else math.nan,
+        "roc_auc": roc_auc(labels, probs),
+        "confusion": {"true_jazz_pred_jazz": int(((labels == 1) & (pred == 1)).sum()),
+                      "true_jazz_pred_other": int(((labels == 1) & (pred == 0)).sum()),
+                      "true_other_pred_jazz": int(((labels == 0) & (pred == 1)).sum()),
+                      "true_other_pred_other": int(((labels == 0) & (pred == 0)).sum())},
+        "by_style": by_group,
+    }
+
+
+def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) -> dict:
+    probs = score_pieces(disc, data.pieces, cfg.max_window // 2, cfg.eval_windows)
+    out = report(data.labels, probs, data.groups)
+    folk = np.array([g == "folk/bach" for g in data.groups])
+    if folk.any():
+        out["folk_bach_accuracy"] = float((probs[folk] < 0.5).mean())
+    return out
+
+
+def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> list[set[str]]:
+    """k sets of held-out styles, each with about 1/k of the jazz and 1/k of the other styles."""
+    rng = np.random.default_rng(seed)
+    folds: list[set[str]] = [set() for _ in range(k)]
+    for lab in (1, 0):
+        styles = sorted({g for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
+        for i, s in enumerate(rng.permutation(styles)):
+            folds[i % k].add(str(s))
+    return folds
+
+
+def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True) -> dict:
+    """Train on all but a fold of groove styles, test on the held-out styles' pieces (every split)."""
+    results = []
+    for i, held in enumerate(style_folds(data.groups, data.labels, cfg.cv_folds, cfg.seed)):
+        held_mask = np.array([g in held for g in data.groups])
+        train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
+        test = data.select(held_mask)
+        torch.manual_seed(cfg.seed + i)
+        disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress)
+        r = evaluate_discriminator(disc, test, cfg)
+        results.append({"held_out": sorted(held), "accuracy": r["accuracy"], "roc_auc": r["roc_auc"], "n": r["n"]})
+    return {"folds": results, "accuracy": float(np.mean([r["accuracy"] for r in results])),
+            "roc_auc": float(np.nanmean([r["roc_auc"] for r in results]))}
+
+
+def save_discriminator(disc: Discriminator, out_dir: str | Path, tokenizer, meta: dict) -> Path:
+    return save_checkpoint(out_dir, meta.get("step", 0), disc, tokenizer, meta | {"stage": "classifier"})
+

@@ -1,0 +1,211 @@
+"""An honest jazz / not-jazz set, rendered offline with Debian's MMA (Musical MIDI Accompaniment).
+
+Positives are chord charts rendered in jazz-family grooves, negatives the same kind of charts
+in non-jazz grooves plus folk tunes and Bach chorales. What could make the task fake is drawn
+independently of the label: the progression family (jazzy or plain), the chord spelling
+(triads, sevenths, extensions), the key, the tempo and whether MMA adds a melody. Drums are
+dropped (by ``is_drum``) when the files are read, and the classifier trains on random windows,
+so length is no cue either.
+
+Three disjoint sets come out of one call, from separate random streams: ``train`` and ``test``
+for the discriminator, and ``arrangements`` (every groove, both labels) which the default
+pretraining corpus includes so that PPO's KL leash allows jazz at all.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from rlmusic.errors import RLMusicError
+
+DATA_VERSION = "jazz-v1"
+MMA_STYLES = Path("/usr/share/mma/lib/stdlib")
+
+# Style files (MMA's stdlib) by label. Left out as ambiguous: the blues family (blues,
+# slowblues, fastblues, countryblues, bluefolk), ragtime, boogie (boggiewoggie,
+# shuffleboggie), western/country swing, charleston, softshoe, strut, 68swing, showtune
+# and broadway (swing-era show styles), jazzrock, jazzrhumba, lfusion.
+JAZZ_STYLES = ["swing", "fastswing", "easyswing", "bebop", "jazzcombo", "jazzguitar", "bigband", "slowjazz",
+               "modernjazz", "mellowjazz", "nitejazz", "evansish", "jazzwaltz", "fastjazzwaltz", "modernjazzwaltz",
+               "bossanova", "dixie", "gypsyjazz"]
+OTHER_STYLES = ["50srock", "60srock", "basicrock", "8beat", "softrock", "folkrock", "rockballad", "countrywaltz",
+                "slowcountry", "bluegrass", "polka", "march", "folk", "hymn", "waltz", "vienesewaltz", "tango",
+                "salsa", "merengue", "trance", "ska", "twist"]
+
+# Progressions in C as (roman numeral, quality) per bar; families drawn independently of the label.
+JAZZY = [
+    [("ii", "m"), ("V", "dom"), ("I", "maj"), ("VI", "dom")],
+    [("I", "maj"), ("vi", "m"), ("ii", "m"), ("V", "dom")],
+    [("iii", "m"), ("VI", "dom"), ("ii", "m"), ("V", "dom")],
+    [("ii", "m"), ("bII", "dom"), ("I", "maj"), ("I", "maj")],
+    [("I", "maj"), ("I", "dom"), ("IV", "maj"), ("iv", "m")],
+    [("vii", "hdim"), ("III", "dom"), ("vi", "m"), ("II", "dom")],
+]
+PLAIN = [
+    [("I", "maj"), ("IV", "maj"), ("V", "maj"), ("I", "maj")],
+    [("I", "maj"), ("V", "maj"), ("vi", "m"), ("IV", "maj")],
+    [("I", "maj"), ("vi", "m"), ("IV", "maj"), ("V", "maj")],
+    [("I", "maj"), ("IV", "maj"), ("I", "maj"), ("V", "maj")],
+    [("vi", "m"), ("IV", "maj"), ("I", "maj"), ("V", "maj")],
+    [("I", "maj"), ("ii", "m"), ("IV", "maj"), ("V", "maj")],
+]
+ROOTS = {"I": "C", "bII": "Db", "II": "D", "ii": "D", "iii": "E", "III": "E", "IV": "F", "iv": "F", "V": "G",
+         "vi": "A", "VI": "A", "vii": "B"}
+# Chord symbol suffix per quality and spelling (MMA chord names).
+SPELLINGS = {
+    "triads": {"maj": "", "m": "m", "dom": "", "hdim": "dim"},
+    "sevenths": {"maj": "maj7", "m": "m7", "dom": "7", "hdim": "m7b5"},
+    "extensions": {"maj": "maj9", "m": "m9", "dom": "13", "hdim": "m7b5"},
+}
+MELODY_PATTERNS = [  # Aria sequences: offsets below 3 so 3/4 grooves accept them too
+    "{1 8 90; 1.5 8 90; 2 4 90}",
+    "{1 4 90; 2 4 90; 3 4 90}",
+    "{1 8 90; 2 8 90; 2.5 8 90; 3 4 90}",
+]
+
+
+def styles_available() -> bool:
+    return shutil.which("mma") is not None and MMA_STYLES.is_dir()
+
+
+def require_mma() -> None:
+    if not styles_available():
+        raise RLMusicError("MMA is not installed; run: apt-get install mma (Debian's Musical MIDI Accompaniment)")
+
+
+def grooves_of(style: str) -> list[str]:
+    """Main grooves a style file defines (intros, endings and fills left out)."""
+    text = (MMA_STYLES / f"{style}.mma").read_text(errors="replace")
+    names = re.findall(r"(?m)^\s*DefGroove\s+(\S+)", text)
+    return [n for n in names if not re.search(r"(intro|end|fill|break)", n, re.I)]
+
+
+@dataclass
+class Chart:
+    style: str
+    groove: str
+    label: int  # 1 jazz, 0 not
+    family: str  # "jazzy" | "plain"
+    spelling: str
+    chords: list[str]
+    transpose: int
+    tempo: int
+    melody: str | None  # Aria sequence or None
+
+    def mma(self) -> str:
+        lines = [f"Tempo {self.tempo}", f"Groove {self.groove}", f"Transpose {self.transpose}"]
+        if self.melody:
+            lines += ["Begin Aria", "  Voice Piano1", f"  Sequence {self.melody}", "  Range 1", "  Direction r",
+                      "  ScaleType Chord", "  Octave 5", "End"]
+        lines += [f"{i + 1} {c}" for i, c in enumerate(self.chords)]
+        return "\n".join(lines) + "\n"
+
+
+def random_chart(rng: np.random.Generator, style: str, groove: str, label: int) -> Chart:
+    family = "jazzy" if rng.random() < 0.5 else "plain"
+    progs = JAZZY if family == "jazzy" else PLAIN
+    spelling = ["triads", "sevenths", "extensions"][rng.integers(3)]
+    bars = []
+    for _ in range(int(rng.integers(4, 9))):  # 16-32 bars of 4-bar phrases
+        bars += progs[rng.integers(len(progs))]
+    chords = [ROOTS[numeral] + SPELLINGS[spelling][quality] for numeral, quality in bars]
+    melody = MELODY_PATTERNS[rng.integers(len(MELODY_PATTERNS))] if rng.random() < 0.5 else None
+    return Chart(style, groove, label, family, spelling, chords, int(rng.integers(-5, 7)),
+                 int(rng.integers(70, 201)), melody)
+
+
+def _render(job: tuple[dict, str]) -> tuple[str, str]:
+    """Worker: write the .mma file, run MMA, return (path, error or '')."""
+    chart, out = job
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    src = out.with_suffix(".mma")
+    src.write_text(Chart(**chart).mma())
+    try:
+        r = subprocess.run(["mma", "-xNOCREDIT", "-f", str(out), str(src)], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return str(out), "mma timed out"
+    src.unlink()
+    if r.returncode != 0 or not out.is_file():
+        return str(out), (r.stdout + r.stderr).strip().splitlines()[-1][:100] if (r.stdout + r.stderr).strip() else "mma failed"
+    return str(out), ""
+
+
+SPLITS = {"train": 24, "test": 8, "arrangements": 6}  # charts per groove style and split
+
+
+def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None, styles: tuple[list, list] | None = None,
+                   folk_dir: str | Path | None = None, folk_counts: dict[str, int] | None = None, workers: int = 2,
+                   seed: int = 0, progress: bool = True) -> Path:
+    """Render the labelled set into ``out_dir/<split>/<jazz|other>/`` with a ``manifest.json``.
+
+    ``folk_dir``: folk/Bach MIDI files added as negatives (``folk_counts`` per split).
+    Written to a temporary folder and renamed, so an interrupted build leaves nothing half-made.
+    """
+    require_mma()
+    per_style = per_style or SPLITS
+    jazz, other = styles or (JAZZ_STYLES, OTHER_STYLES)
+    final = Path(out_dir)
+    if (final / "manifest.json").is_file():
+        return final
+    tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    jobs, charts = [], []
+    for split, count in per_style.items():
+        rng = np.random.default_rng([seed, list(SPLITS).index(split) if split in SPLITS else 99])
+        for label, style_list in ((1, jazz), (0, other)):
+            for style in style_list:
+                grooves = grooves_of(style)
+                for i in range(count):
+                    chart = random_chart(rng, style, grooves[rng.integers(len(grooves))], label)
+                    name = f"{split}/{'jazz' if label else 'other'}/{style}_{i:03d}.mid"
+                    jobs.append((chart.__dict__, str(tmp / name)))
+                    charts.append({"file": name, "split": split} | {k: v for k, v in chart.__dict__.items() if k != "chords"}
+                                  | {"bars": len(chart.chords)})
+    t0 = time.time()
+    failed = []
+    with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers) as pool:
+        for path, err in tqdm(pool.imap_unordered(_render, jobs, chunksize=4), total=len(jobs),
+                              desc="rendering MMA charts", unit="piece", disable=not progress):
+            if err:
+                failed.append((str(Path(path).relative_to(tmp)), err))
+    failed_names = {f for f, _ in failed}
+    charts = [c for c in charts if c["file"] not in failed_names]
+    folk = []
+    if folk_dir is not None:
+        files = sorted(Path(folk_dir).rglob("*.mid"))
+        order = np.random.default_rng([seed, 7]).permutation(len(files))
+        start = 0
+        for split, n in (folk_counts or {"train": 300, "test": 100}).items():
+            for j in order[start : start + n]:
+                dest = tmp / split / "other" / f"folk_{files[j].stem}.mid"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(files[j], dest)
+                folk.append({"file": str(dest.relative_to(tmp)), "split": split, "label": 0, "style": "folk/bach"})
+            start += n
+    manifest = {"version": DATA_VERSION, "seed": seed, "jazz_styles": jazz, "other_styles": other,
+                "pieces": charts + folk, "failed": failed, "render_seconds": round(time.time() - t0, 1)}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    return final
+
+
+def read_manifest(folder: str | Path) -> dict:
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise RLMusicError(f"{folder} is not a jazz set (no manifest.json); build one with `rlmusic data jazz`")
+    return json.loads(path.read_text())

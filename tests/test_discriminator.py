@@ -1,0 +1,102 @@
+"""The jazz set builder (real MMA renders), the discriminator, and the jazz_clf reward."""
+
+import numpy as np
+import pytest
+import symusic
+import torch
+
+from rewards import REWARDS
+from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
+from rlmusic.corpus import tokenize_folder
+from rlmusic.discriminator import (Discriminator, evaluate_discriminator, labelled_from_corpus, load_discriminator,
+                                   roc_auc, sample_windows, save_discriminator, train_discriminator)
+from rlmusic.errors import RLMusicError
+from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
+from rlmusic.reward import RewardBatch, build_reward
+from rlmusic.tokens import build_tokenizer
+
+if not styles_available():  # pragma: no cover - CI installs mma through scripts/setup.sh
+    pytest.fail("Debian's mma is required (scripts/setup.sh installs it)", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def jazz_set(tmp_path_factory, folk_dir):
+    out = tmp_path_factory.mktemp("jazz") / "set"
+    return build_jazz_set(out, per_style={"train": 6, "test": 3}, styles=(["swing", "bebop"], ["march", "polka"]),
+                          folk_dir=folk_dir, folk_counts={"train": 6, "test": 3}, progress=False)
+
+
+@pytest.fixture(scope="module")
+def labelled(jazz_set, cache_dir):
+    tok = build_tokenizer(TokenizerConfig())
+    corpus = tokenize_folder(jazz_set, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
+    return tok, labelled_from_corpus(corpus, read_manifest(jazz_set))
+
+
+def test_set_files_load_with_right_labels_and_no_drums(jazz_set):
+    m = read_manifest(jazz_set)
+    charts = [p for p in m["pieces"] if p["style"] != "folk/bach"]
+    assert len(charts) == 4 * 9 and not m["failed"]
+    for p in m["pieces"]:
+        label_dir = p["file"].split("/")[1]
+        assert label_dir == ("jazz" if p["label"] else "other")
+        assert (p["label"] == 1) == (p["style"] in ("swing", "bebop"))
+    assert {p["split"] for p in m["pieces"]} == {"train", "test"}
+    # Confounds are drawn independently of the label: both families and melody states occur in both classes.
+    for label in (0, 1):
+        mine = [p for p in charts if p["label"] == label]
+        assert {p["family"] for p in mine} == {"jazzy", "plain"}
+    score = symusic.Score(str(jazz_set / charts[0]["file"]))
+    assert any(t.is_drum for t in score.tracks)  # MMA renders drums; reading drops them
+    from rlmusic.midi_io import load_score
+
+    merged = load_score(jazz_set / charts[0]["file"])
+    assert len(merged.tracks) == 1 and not merged.tracks[0].is_drum and len(merged.tracks[0].notes) > 50
+
+
+def test_labelled_groups_and_windows(labelled):
+    tok, data = labelled
+    assert set(data.groups) == {"swing", "bebop", "march", "polka", "folk/bach"}
+    windows, labels = sample_windows(data, np.random.default_rng(0), 8, 16, 40)
+    assert labels == [0, 1] * 4 and all(16 <= len(w) <= 40 for w in windows)
+
+
+def test_training_moves_held_out_accuracy_above_chance(labelled, tmp_path):
+    tok, data = labelled
+    cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, steps=80, batch_size=16, lr=2e-3, min_window=32, max_window=96)
+    torch.manual_seed(0)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    test = data.select(np.array([s == "test" for s in data.splits]))
+    disc = train_discriminator(Discriminator.build(cfg, tok), train, cfg, progress=False)
+    result = evaluate_discriminator(disc, test, cfg)
+    assert result["accuracy"] > 0.7 and result["roc_auc"] > 0.8
+    assert result["n"] == len(test.labels) and set(result["by_style"]) == set(test.groups)
+    path = save_discriminator(disc, tmp_path, tok, {"test": result, "step": 80})
+    again = load_discriminator(tmp_path)
+    seqs = [p.tolist() for p in test.pieces[:5]]
+    assert np.allclose(again.prob_jazz(seqs), disc.prob_jazz(seqs))
+    # The reward: one probability per sample, deterministic, in [0, 1].
+    fn = build_reward("jazz_clf", REWARDS, discriminator=again)
+    total, parts = fn(RewardBatch(seqs + [[]], tok))
+    assert parts["jazz_clf"].shape == (6,) and ((0 <= total) & (total <= 1)).all()
+    assert np.array_equal(fn(RewardBatch(seqs, tok))[0], fn(RewardBatch(seqs, tok))[0])
+    assert path.name == "checkpoint-000080"
+
+
+def test_vocabulary_mismatch_is_refused():
+    tok = build_tokenizer(TokenizerConfig())
+    disc = Discriminator.build(ClfConfig(n_layer=1, n_embd=32, n_head=2), tok)
+    disc.check_tokenizer(tok)
+    with pytest.raises(RLMusicError, match="trained on another vocabulary"):
+        disc.check_tokenizer(build_tokenizer(TokenizerConfig(kind="TSD")))
+
+
+def test_jazz_clf_without_discriminator_is_a_clear_error():
+    with pytest.raises(RLMusicError, match="needs a discriminator"):
+        build_reward("jazz_clf", REWARDS)
+
+
+def test_roc_auc_by_hand():
+    assert roc_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
+    assert roc_auc(np.array([1, 0]), np.array([0.5, 0.5])) == 0.5
+    assert roc_auc(np.array([1, 1, 0]), np.array([0.3, 0.9, 0.5])) == 0.5
