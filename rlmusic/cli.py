@@ -326,6 +326,109 @@ def cmd_train_clf(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    import torch
+
+    from policies import load_policy
+    from rewards import RESERVED, REWARDS
+    from rlmusic.bands import corpus_bands
+    from rlmusic.checkpoint import list_checkpoints, load_checkpoint
+    from rlmusic.config import config_from_dict, load_config, parse_overrides
+    from rlmusic.corpus import prepare_corpus
+    from rlmusic.reward import build_reward, parse_reward_spec
+
+    overrides = _overrides(args)
+    for flag, key in ((args.reward, "ppo.reward"), (args.out, "ppo.out_dir"), (args.algo, "ppo.algo"),
+                      (args.report_to, "ppo.report_to")):
+        if flag:
+            overrides.append(f"{key}={flag}")
+    cfg = load_config(resolve_config_path(args.config), overrides)
+    out_dir = Path(cfg.ppo.out_dir)
+    existing = list_checkpoints(out_dir)
+    if existing and not args.resume:
+        raise RLMusicError(f"{out_dir} already holds checkpoints (newest {existing[-1].name}); pass --resume to "
+                           f"continue that run, or --out to start a new one")
+    resume_state, meta = None, {}
+    if existing:
+        run = load_checkpoint(existing[-1], load_policy)
+        cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(run.meta["config"]))
+        meta = {k: run.meta[k] for k in ("reference", "discriminator") if k in run.meta}
+        args.policy = args.policy or meta.get("reference")
+        args.discriminator = args.discriminator or meta.get("discriminator")
+        resume_state = run.training_state()
+        if run.meta["update"] >= cfg.ppo.updates:
+            print(f"{out_dir} is complete at update {run.meta['update']}; raise ppo.updates to train further.")
+            return 0
+    if not args.policy:
+        raise RLMusicError("--policy is required: the pretrained checkpoint to fine-tune (e.g. from rlmusic pretrain)")
+
+    # Everything that can be wrong is checked before any work starts.
+    names = [n for n, _ in parse_reward_spec(cfg.ppo.reward)]
+    for n in names:
+        if n not in REWARDS:
+            raise RLMusicError(f"unknown reward {n!r}; known rewards: {', '.join(sorted(REWARDS))}")
+    start = load_checkpoint(args.policy, load_policy)
+    reference = load_checkpoint(args.policy, load_policy).policy
+    policy = run.policy if existing else start.policy
+    tokenizer = start.tokenizer
+    discriminator = None
+    if "jazz_clf" in names:
+        from rlmusic.discriminator import load_discriminator
+
+        if not args.discriminator:
+            default = Path("checkpoints/jazz-clf")
+            if not list_checkpoints(default):
+                raise RLMusicError("the jazz_clf reward needs --discriminator CKPT (train one with `rlmusic train-clf`)")
+            args.discriminator = str(default)
+        discriminator = load_discriminator(args.discriminator)
+        discriminator.check_tokenizer(tokenizer, f"the policy {args.policy}")
+    needs_corpus = cfg.ppo.prompt == "corpus" or {"pitch_entropy", "scale"} & set(names) or cfg.ppo.refresh_every
+    corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
+    bands = corpus_bands(corpus, tokenizer) if corpus is not None and {"pitch_entropy", "scale"} & set(names) else None
+    reward_fn = build_reward(cfg.ppo.reward, REWARDS, reserved=RESERVED, bands=bands, discriminator=discriminator)
+    meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
+             "discriminator": str(args.discriminator) if discriminator is not None else None,
+             "discriminator_fingerprint": discriminator.fingerprint if discriminator is not None else None,
+             "reward_spec": cfg.ppo.reward, "bands": bands}
+    print(f"fine-tuning {start.path} ({policy.name}, {policy.num_parameters() / 1e6:.2f} M parameters) with "
+          f"{cfg.ppo.algo} on {cfg.ppo.reward}; run folder: {out_dir}")
+    if cfg.ppo.algo != "ppo":
+        from rlmusic.trl_algos import run_trl
+
+        last = run_trl(cfg, policy, tokenizer, reward_fn, corpus, meta)
+        print(f"done: {last}")
+        return 0
+    refresh = None
+    if discriminator is not None and cfg.ppo.refresh_every:
+        refresh = _make_refresh(args, cfg, discriminator, tokenizer)
+    if discriminator is not None and torch.cuda.is_available() and not args.cpu:
+        discriminator.to("cuda")
+    from rlmusic.ppo import finetune
+
+    last = finetune(cfg, policy, reference, tokenizer, reward_fn, corpus=corpus, meta=meta,
+                    resume_state=resume_state, refresh=refresh, cpu=args.cpu)
+    print(f"done: {last}")
+    return 0
+
+
+def _make_refresh(args, cfg, discriminator, tokenizer):
+    """The adversarial refresh callback: the built jazz set's training split plus recent rollouts."""
+    import numpy as np
+
+    from rlmusic.corpus import tokenize_folder
+    from rlmusic.discriminator import labelled_from_corpus, refresh_discriminator
+    from rlmusic.jazz_data import read_manifest
+
+    folder = build_default_jazz_set(_jazz_defaults(), progress=False)
+    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data, progress=False), read_manifest(folder))
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    return lambda update, recent: refresh_discriminator(discriminator, train, recent, cfg.clf, cfg.ppo.refresh_steps)
+
+
+def _jazz_defaults():
+    return build_parser().parse_args(["data", "jazz"])
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -412,6 +515,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     jazz_set_args(p)
     p.set_defaults(func=cmd_train_clf)
+
+    p = sub.add_parser("finetune", help="RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards")
+    config_args(p)
+    p.add_argument("--policy", help="pretrained checkpoint to fine-tune (also the frozen KL reference)")
+    p.add_argument("--reward", help="rewards and weights, e.g. repetition=1,jazz_clf=0.5 (default: ppo.reward)")
+    p.add_argument("--discriminator", help="jazz discriminator checkpoint for jazz_clf (default: checkpoints/jazz-clf)")
+    p.add_argument("--algo", choices=["ppo", "grpo", "rloo"], help="algorithm (default: ppo.algo)")
+    p.add_argument("--out", help="run folder (default: ppo.out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
+    p.add_argument("--report-to", choices=["none", "wandb", "tensorboard"])
+    p.add_argument("--cpu", action="store_true")
+    p.set_defaults(func=cmd_finetune)
     return parser
 
 

@@ -264,6 +264,118 @@ class ClfConfig:
 
 
 @dataclass
+class PPOConfig:
+    """RL fine-tuning (``rlmusic finetune``)."""
+
+    out_dir: str = "checkpoints/finetune"
+    """Run folder: checkpoints, metrics.jsonl, samples."""
+    algo: str = "ppo"
+    """``ppo`` (ours), or TRL's ``grpo`` / ``rloo`` with the same rewards."""
+    reward: str = "repetition"
+    """Rewards and weights, e.g. ``repetition=1,jazz_clf=0.5``."""
+    updates: int = 100
+    """PPO updates (each: rollouts, scoring, several epochs of minibatches)."""
+    batch_size: int = 32
+    """Rollouts per update."""
+    max_new_tokens: int = 128
+    """Tokens generated per rollout after the prompt."""
+    prompt: str = "corpus"
+    """``corpus``: BOS plus the opening of a random training piece; ``bos``: BOS only."""
+    prompt_tokens: int = 16
+    """Opening length (tokens after BOS) for corpus prompts."""
+    temperature: float = 1.0
+    """Sampling temperature; log-probabilities use the same temperature."""
+    top_k: int = 0
+    """Top-k during rollouts (0: off). Anything but 0 samples from a truncated distribution
+    while the ratio uses the full one, so leave it off unless you know why."""
+    top_p: float = 1.0
+    """Nucleus sampling during rollouts (1.0: off); the same caveat as top_k."""
+    epochs: int = 4
+    """Optimisation epochs over each batch of rollouts."""
+    minibatch_size: int = 8
+    """Rollouts per minibatch."""
+    lr: float = 1e-5
+    """AdamW learning rate (policy and value head)."""
+    cliprange: float = 0.2
+    """PPO ratio clip."""
+    cliprange_value: float = 0.2
+    """Value prediction clip around the rollout's values."""
+    vf_coef: float = 0.1
+    """Weight of the value loss."""
+    ent_coef: float = 0.0
+    """Weight of an entropy bonus (0: none; the KL leash already keeps entropy up)."""
+    gamma: float = 1.0
+    """Discount."""
+    lam: float = 0.95
+    """GAE lambda."""
+    kl_coef: float = 0.05
+    """Initial beta of the per-token KL penalty against the frozen reference."""
+    adaptive_kl: bool = True
+    """Adapt beta toward target_kl (Ziegler et al.); false: fixed beta."""
+    target_kl: float = 6.0
+    """Target KL (nats per sequence) of the adaptive controller."""
+    kl_horizon: int = 10000
+    """Horizon of the adaptive controller."""
+    whiten_advantages: bool = True
+    """Normalise advantages over the batch's valid tokens."""
+    eos_expected: bool = False
+    """Penalise rollouts that end without EOS (set when max_new_tokens allows whole pieces)."""
+    missing_eos_penalty: float = 1.0
+    """Subtracted from the score of a rollout without EOS when eos_expected."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+    save_every: int = 10
+    """Checkpoint every this many updates (and at the end)."""
+    keep_last: int = 3
+    """Checkpoints kept (0: all)."""
+    sample_every: int = 0
+    """Write the first rollouts of every this many updates as MIDI (0: never)."""
+    refresh_every: int = 0
+    """Adversarial refresh: every this many updates, retrain the discriminator with recent
+    rollouts as extra negatives (SeqGAN-style; 0: off)."""
+    refresh_steps: int = 50
+    """Discriminator steps per refresh."""
+    seed: int = 0
+    """Seeds prompts, sampling and minibatch order."""
+    report_to: str = "none"
+    """``none``, ``wandb`` (offline unless WANDB_MODE says otherwise) or ``tensorboard``."""
+    mixed_precision: str = "auto"
+    """``auto`` (bf16 on CUDA), ``bf16``, ``fp16`` or ``no``."""
+    threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+    max_bad_steps: int = 3
+    """Consecutive updates with a non-finite reward, loss or gradient before the run stops."""
+
+    def validate(self) -> None:
+        if self.algo not in ("ppo", "grpo", "rloo"):
+            raise RLMusicError(f"ppo.algo must be ppo, grpo or rloo, got {self.algo!r}")
+        for name in ("updates", "batch_size", "max_new_tokens", "epochs", "minibatch_size", "save_every",
+                     "max_bad_steps", "refresh_steps", "kl_horizon"):
+            if getattr(self, name) <= 0:
+                raise RLMusicError(f"ppo.{name} must be positive, got {getattr(self, name)}")
+        if self.batch_size % self.minibatch_size:
+            raise RLMusicError(f"ppo.batch_size ({self.batch_size}) must be a multiple of ppo.minibatch_size "
+                               f"({self.minibatch_size})")
+        if self.prompt not in ("corpus", "bos"):
+            raise RLMusicError(f"ppo.prompt must be corpus or bos, got {self.prompt!r}")
+        for name in ("lr", "temperature", "cliprange", "cliprange_value", "target_kl"):
+            if not getattr(self, name) > 0:
+                raise RLMusicError(f"ppo.{name} must be positive, got {getattr(self, name)}")
+        for name in ("kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm", "prompt_tokens",
+                     "sample_every", "refresh_every", "keep_last", "threads", "top_k"):
+            if getattr(self, name) < 0:
+                raise RLMusicError(f"ppo.{name} must be >= 0, got {getattr(self, name)}")
+        if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
+            raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
+        if not 0 < self.top_p <= 1:
+            raise RLMusicError(f"ppo.top_p must be in (0, 1], got {self.top_p}")
+        if self.report_to not in ("none", "wandb", "tensorboard"):
+            raise RLMusicError(f"ppo.report_to must be none, wandb or tensorboard, got {self.report_to!r}")
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise RLMusicError(f"ppo.mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
+
+
+@dataclass
 class RunConfig:
     """Everything one command reads: a section per stage."""
 
@@ -273,6 +385,7 @@ class RunConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     clf: ClfConfig = field(default_factory=ClfConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> "RunConfig":
         for f in fields(self):

@@ -193,6 +193,25 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     return disc
 
 
+def refresh_discriminator(disc: Discriminator, data: Labelled, negatives: list[list[int]], cfg: ClfConfig,
+                          steps: int) -> dict[str, float]:
+    """SeqGAN-style refresh: a few steps on the labelled set plus the policy's recent samples as
+    negatives, so the policy cannot settle on a blind spot. Returns P(jazz) of those samples before/after."""
+    import dataclasses
+
+    negatives = [n for n in negatives if len(n) >= 8]
+    before = float(disc.prob_jazz(negatives).mean()) if negatives else math.nan
+    if not negatives:
+        return {"clf/refresh_p_jazz_before": before}
+    extra = Labelled([np.asarray(n, dtype=np.int64) for n in negatives], np.zeros(len(negatives), int),
+                     ["policy"] * len(negatives), ["train"] * len(negatives), ["policy"] * len(negatives))
+    mixed = Labelled(data.pieces + extra.pieces, np.concatenate([data.labels, extra.labels]),
+                     data.groups + extra.groups, data.splits + extra.splits, data.names + extra.names)
+    short = dataclasses.replace(cfg, steps=steps, lr=cfg.lr * 0.5, min_window=min(cfg.min_window, 8))
+    train_discriminator(disc, mixed, short, progress=False)
+    return {"clf/refresh_p_jazz_before": before, "clf/refresh_p_jazz_after": float(disc.prob_jazz(negatives).mean())}
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,158 @@
+"""PPO numerics against hand-computed cases, and a tiny end-to-end run that raises a reward."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from policies import build_policy
+from rewards import REWARDS
+from rlmusic.config import ModelConfig, load_config
+from rlmusic.corpus import Corpus
+from rlmusic.ppo import (AdaptiveKLController, finetune, gae, kl_shaped_rewards, logprobs_values, masked_whiten,
+                         policy_loss, response_mask, value_loss)
+from rlmusic.pretrain import pretrain
+from rlmusic.reward import build_reward
+from rlmusic.tokens import build_tokenizer, special_ids
+from rlmusic.tracking import read_metrics
+
+
+def test_gae_by_hand():
+    r = torch.tensor([[0.0, 0.0, 1.0]])
+    v = torch.tensor([[0.5, 0.5, 0.5]])
+    m = torch.ones(1, 3)
+    adv, ret = gae(r, v, m, gamma=1.0, lam=1.0)
+    assert torch.allclose(adv, torch.tensor([[0.5, 0.5, 0.5]]))  # Monte Carlo return 1 minus value 0.5
+    assert torch.allclose(ret, torch.tensor([[1.0, 1.0, 1.0]]))
+    adv, _ = gae(r, v, m, gamma=0.9, lam=0.8)
+    # delta2 = 1 - .5 = .5; delta1 = .9*.5 - .5 = -.05; delta0 = -.05
+    # A2 = .5; A1 = -.05 + .72*.5 = .31; A0 = -.05 + .72*.31 = .1732
+    assert torch.allclose(adv, torch.tensor([[0.1732, 0.31, 0.5]]))
+
+
+def test_gae_ignores_everything_past_the_end():
+    r = torch.tensor([[0.0, 1.0, 7.0]])
+    v = torch.tensor([[0.5, 0.5, 9.0]])
+    m = torch.tensor([[1.0, 1.0, 0.0]])
+    adv, ret = gae(r, v, m, gamma=1.0, lam=0.95)
+    # A1 = 1 + 0 - .5 = .5 (terminal); A0 = (0 + .5 - .5) + .95 * .5 = .475
+    assert torch.allclose(adv, torch.tensor([[0.475, 0.5, 0.0]]))
+    assert torch.allclose(ret, torch.tensor([[0.975, 1.0, 0.0]]))
+
+
+def test_kl_shaped_rewards_by_hand():
+    lp = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]])
+    ref = torch.tensor([[-1.5, -2.0, -2.0], [-1.0, -2.0, -1.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    rewards, kl = kl_shaped_rewards(lp, ref, torch.tensor([2.0, -1.0]), mask, beta=0.1)
+    assert torch.allclose(kl, torch.tensor([[0.5, 0.0, -1.0], [0.0, 1.0, 0.0]]))
+    # score at each sequence's last valid token: index 2 for the first, 1 for the second
+    assert torch.allclose(rewards, torch.tensor([[-0.05, 0.0, 2.1], [0.0, -1.1, 0.0]]))
+
+
+def test_clipped_policy_loss_by_hand():
+    new = torch.tensor([[0.5, 0.5]])
+    old = torch.zeros(1, 2)
+    mask = torch.ones(1, 2)
+    r = math.exp(0.5)  # 1.6487 > 1.2
+    loss, stats = policy_loss(new, old, torch.tensor([[1.0, 1.0]]), mask, 0.2)
+    assert loss.item() == pytest.approx(-1.2) and stats["clipfrac"].item() == 1.0  # gain capped at 1+eps
+    loss, stats = policy_loss(new, old, torch.tensor([[-1.0, -1.0]]), mask, 0.2)
+    assert loss.item() == pytest.approx(r) and stats["clipfrac"].item() == 0.0  # a loss is never clipped away
+    assert stats["approx_kl"].item() == pytest.approx((r - 1) - 0.5)
+    loss, _ = policy_loss(torch.zeros(1, 2), old, torch.tensor([[1.0, -3.0]]), mask, 0.2)
+    assert loss.item() == pytest.approx(1.0)  # ratio 1: -mean(A)
+
+
+def test_clipped_value_loss_by_hand():
+    loss, clipfrac = value_loss(torch.tensor([[1.0]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]),
+                                torch.ones(1, 1), 0.2)
+    assert loss.item() == pytest.approx(0.5 * 0.8**2) and clipfrac.item() == 1.0  # clipped to 0.2
+    loss, clipfrac = value_loss(torch.tensor([[0.1]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]),
+                                torch.ones(1, 1), 0.2)
+    assert loss.item() == pytest.approx(0.5 * 0.9**2) and clipfrac.item() == 0.0
+
+
+def test_whitening_and_response_mask():
+    x = torch.tensor([[1.0, 2.0, 3.0, 100.0]])
+    m = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    w = masked_whiten(x, m)
+    assert torch.allclose(w, torch.tensor([[-1.0, 0.0, 1.0, 0.0]]), atol=1e-4)  # unbiased std of 1,2,3 is 1
+    resp = torch.tensor([[5, 2, 0, 0], [5, 6, 7, 8], [2, 0, 0, 0]])
+    assert response_mask(resp, eos=2, pad=0).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+def test_adaptive_kl_controller():
+    ctl = AdaptiveKLController(0.1, target=6.0, horizon=10000)
+    ctl.update(12.0, 32)  # error clipped to +0.2
+    assert ctl.value == pytest.approx(0.1 * (1 + 0.2 * 32 / 10000))
+    ctl.update(6.0, 32)
+    assert ctl.value == pytest.approx(0.1 * (1 + 0.2 * 32 / 10000))
+
+
+@pytest.mark.parametrize("name", ["transformer", "lstm"])
+def test_ratio_is_one_on_the_first_minibatch_and_the_gradient_points_up(name):
+    torch.manual_seed(0)
+    policy = build_policy(ModelConfig(policy=name, n_layer=2, n_head=2, n_embd=32, block_size=64, dropout=0.1),
+                          40, {"pad": 0, "bos": 1, "eos": 2}).eval()
+    ids = torch.randint(3, 40, (4, 20))
+    with torch.no_grad():
+        old, _, _ = logprobs_values(policy, ids, 5, 1.0)
+    new, values, _ = logprobs_values(policy, ids[:2], 5, 1.0)  # a minibatch of the same rollouts
+    assert torch.allclose(new, old[:2], atol=1e-6)
+    adv = torch.zeros_like(new)
+    adv[:, 3] = 1.0  # reward one token per row: its probability must go up
+    adv[:, 7] = -1.0  # and this one down
+    loss, stats = policy_loss(new, old[:2], adv, torch.ones_like(new), 0.2)
+    assert stats["ratio"].item() == pytest.approx(1.0, abs=1e-6)
+    opt = torch.optim.SGD(policy.parameters(), lr=0.5)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        after, _, _ = logprobs_values(policy, ids[:2], 5, 1.0)
+    assert (after[:, 3] > old[:2, 3]).all() and (after[:, 7] < old[:2, 7]).all()
+
+
+def _looping_corpus(tok) -> Corpus:
+    """Pieces that hammer middle C: a policy pretrained on these plays AAAA-loops from its first
+    steps on (even the unigram solution emits only Pitch_60)."""
+    v = tok.vocab
+    pieces = []
+    for p in [60] * 12:
+        bar = [v["Bar_None"]] + sum(([v[f"Position_{12 * i}"], v[f"Pitch_{p}"], v["Duration_1.0.12"]]
+                                     for i in range(4)), [])
+        pieces.append(np.array(bar * 6))
+    ids = np.concatenate(pieces)
+    offsets = np.r_[0, np.cumsum([len(x) for x in pieces])]
+    return Corpus(ids, offsets, [f"loop{i}" for i in range(len(pieces))], np.zeros(len(pieces), bool), {})
+
+
+def test_tiny_ppo_run_raises_the_repetition_reward(tmp_path):
+    tok = build_tokenizer(load_config().tokenizer)
+    corpus = _looping_corpus(tok)
+    cfg = load_config(None, {
+        "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 80, "dropout": 0.0},
+        "pretrain": {"out_dir": str(tmp_path / "pre"), "max_steps": 60, "batch_size": 8, "lr": 5e-3,
+                     "warmup_steps": 2, "eval_every": 60, "save_every": 60, "augment_transpose": 0},
+        "ppo": {"out_dir": str(tmp_path / "ppo"), "updates": 30, "batch_size": 32, "minibatch_size": 16,
+                "max_new_tokens": 64, "prompt": "bos", "epochs": 2, "lr": 3e-3, "kl_coef": 0.01,
+                "save_every": 10, "reward": "repetition"}})
+    torch.manual_seed(0)
+    policy = build_policy(cfg.model, len(tok), special_ids(tok))
+    pretrain(cfg, policy, tok, corpus, progress=False)
+    reference = build_policy(cfg.model, len(tok), special_ids(tok))
+    reference.load_state_dict(policy.state_dict())
+    before = {k: v.clone() for k, v in policy.state_dict().items()}
+    reward = build_reward("repetition", REWARDS)
+    last = finetune(cfg, policy, reference, tok, reward, progress=False)
+    rows = read_metrics(tmp_path / "ppo")
+    first = np.mean([r["reward/repetition"] for r in rows[:3]])
+    final = np.mean([r["reward/repetition"] for r in rows[-5:]])
+    assert first < -0.15  # the pretrained policy loops (or plays nothing)
+    assert final > first + 0.1, [round(r["reward/repetition"], 3) for r in rows]
+    assert any(not torch.equal(before[k], v) for k, v in policy.state_dict().items())
+    assert last.endswith("checkpoint-000030")
+    assert {"reward/total", "objective/kl", "objective/entropy", "policy/approx_kl", "policy/clipfrac",
+            "loss/policy", "loss/value", "value/explained_variance", "time/rollout", "time/update",
+            "perf/tokens_per_s", "reward/repetition_weighted"} <= set(rows[-1])
