@@ -290,6 +290,8 @@ class PPOConfig:
     while the ratio uses the full one, so leave it off unless you know why."""
     top_p: float = 1.0
     """Nucleus sampling during rollouts (1.0: off); the same caveat as top_k."""
+    group_size: int = 8
+    """GRPO/RLOO only: completions per prompt (must divide batch_size)."""
     epochs: int = 4
     """Optimisation epochs over each batch of rollouts."""
     minibatch_size: int = 8
@@ -356,6 +358,9 @@ class PPOConfig:
         if self.batch_size % self.minibatch_size:
             raise RLMusicError(f"ppo.batch_size ({self.batch_size}) must be a multiple of ppo.minibatch_size "
                                f"({self.minibatch_size})")
+        if self.group_size < 2 or self.batch_size % self.group_size:
+            raise RLMusicError(f"ppo.group_size ({self.group_size}) must be >= 2 and divide ppo.batch_size "
+                               f"({self.batch_size})")
         if self.prompt not in ("corpus", "bos"):
             raise RLMusicError(f"ppo.prompt must be corpus or bos, got {self.prompt!r}")
         for name in ("lr", "temperature", "cliprange", "cliprange_value", "target_kl"):
