@@ -29,7 +29,10 @@ from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score, note_count, silence_native_output, write_score
 from rlmusic.tokens import build_tokenizer, encode_score, load_miditok, tokenizer_fingerprint
 
-DEFAULT_CORPUS_VERSION = "default-v1"
+DEFAULT_CORPUS_VERSION = "default-v2"
+# Jazz and non-jazz MMA arrangements per groove style in the default corpus: without them a
+# folk/Bach prior cannot play jazz, and PPO's KL leash cannot move it there.
+ARRANGEMENTS_PER_STYLE = 10
 # Folder in music21/corpus -> short name used in piece names.
 ABC_COLLECTIONS = {
     "essenFolksong": "essen",
@@ -133,14 +136,18 @@ def _convert_music21_file(job: tuple[str, str, str]) -> tuple[int, list[str]]:
 
 
 def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = None, bach: bool = True,
-                       progress: bool = True) -> Path:
+                       progress: bool = True, arrangements_per_style: int | None = None) -> Path:
     """Build (once) the default MIDI corpus in the cache and return its folder.
 
-    ``collections``/``bach`` select a subset (tests build a handful of tunes).
+    ``collections``/``bach``/``arrangements_per_style`` select a subset (tests build a handful
+    of tunes). Arrangements need Debian's ``mma``; without it the corpus is folk and Bach only.
     """
+    full = collections is None and bach and arrangements_per_style is None
     collections = ABC_COLLECTIONS if collections is None else collections
-    tag = DEFAULT_CORPUS_VERSION + ("" if collections == ABC_COLLECTIONS and bach else
-                                    "-" + hashlib.sha1(json.dumps([sorted(collections.items()), bach]).encode()).hexdigest()[:8])
+    if arrangements_per_style is None:
+        arrangements_per_style = ARRANGEMENTS_PER_STYLE if full else 0
+    tag = DEFAULT_CORPUS_VERSION + ("" if full else "-" + hashlib.sha1(json.dumps(
+        [sorted(collections.items()), bach, arrangements_per_style]).encode()).hexdigest()[:8])
     final = cache_root(cfg) / "midi" / tag
     if (final / "manifest.json").is_file():
         return final
@@ -171,8 +178,22 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
         bar.close()
     if written == 0:
         raise RLMusicError("converting music21's corpus produced no MIDI file; check the music21 install")
-    manifest = {"version": tag, "pieces": written, "failed": failures, "seconds": round(time.time() - t0, 1),
-                "sources": sorted(collections) + (["bach"] if bach else [])}
+    arrangements = 0
+    if arrangements_per_style:
+        from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
+
+        if styles_available():
+            # The "arrangements" split draws charts from its own random stream, disjoint from the
+            # discriminator's train and test charts.
+            folder = build_jazz_set(tmp / "mma", per_style={"arrangements": arrangements_per_style},
+                                    workers=cfg.workers, progress=progress)
+            arrangements = len(read_manifest(folder)["pieces"])
+        else:
+            print("rlmusic: MMA is not installed, so the default corpus has no jazz/non-jazz arrangements "
+                  "(apt-get install mma, then delete the cache to rebuild)")
+    manifest = {"version": tag, "pieces": written + arrangements, "folk_bach": written, "arrangements": arrangements,
+                "failed": failures, "seconds": round(time.time() - t0, 1),
+                "sources": sorted(collections) + (["bach"] if bach else []) + (["mma"] if arrangements else [])}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     final.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -184,7 +184,8 @@ def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None,
     charts = [c for c in charts if c["file"] not in failed_names]
     folk = []
     if folk_dir is not None:
-        files = sorted(Path(folk_dir).rglob("*.mid"))
+        # Folk tunes and Bach chorales only: the default corpus folder also holds MMA arrangements.
+        files = [f for f in sorted(Path(folk_dir).rglob("*.mid")) if "mma" not in f.relative_to(folk_dir).parts]
         order = np.random.default_rng([seed, 7]).permutation(len(files))
         start = 0
         for split, n in (folk_counts or {"train": 300, "test": 100}).items():

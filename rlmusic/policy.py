@@ -102,14 +102,24 @@ def logits_warpers(cfg: SampleConfig) -> LogitsProcessorList:
     return procs
 
 
+@dataclass
+class Rollout:
+    """What sampling saw at each generated position: saves PPO a second forward pass."""
+
+    logprobs: torch.Tensor  # (B, N) log-probability of each sampled token, at the sampling temperature
+    values: torch.Tensor  # (B, N) value of the state before each token
+    entropy: torch.Tensor  # (B, N) entropy of the tempered next-token distribution
+
+
 @torch.no_grad()
 def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None = None,
-           stop_at_eos: bool = True) -> torch.Tensor:
+           stop_at_eos: bool = True, record: bool = False) -> torch.Tensor | tuple[torch.Tensor, Rollout]:
     """Sample continuations with a KV cache / recurrent state.
 
     ``prompts`` (B, P) must all have the same length P (e.g. BOS only, or openings
     cut to one length). Returns (B, P + N) ids, N <= cfg.max_new_tokens; after a
-    sequence's EOS every further id is PAD.
+    sequence's EOS every further id is PAD. With ``record``, also the log-probabilities
+    (under the tempered, untruncated distribution), values and entropies of each step.
     """
     if prompts.dim() != 2 or prompts.shape[1] == 0:
         raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
@@ -123,8 +133,8 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
     warpers = logits_warpers(cfg)
     ids = prompts
     done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
-    out = policy(prompts, use_cache=True, with_values=False)
-    new = []
+    out = policy(prompts, use_cache=True, with_values=record)
+    new, logps, vals, ents = [], [], [], []
     for t in range(cfg.max_new_tokens):
         logits = out.logits[:, -1, :].float()  # (B, V)
         scores = warpers(ids, logits)
@@ -132,12 +142,19 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
         nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         new.append(nxt)
+        if record:
+            logp_all = torch.log_softmax(logits / cfg.temperature, dim=-1)  # (B, V)
+            logps.append(logp_all.gather(1, nxt[:, None]).squeeze(1))
+            ents.append(-(logp_all.exp() * logp_all).sum(-1))
+            vals.append(out.values[:, -1].float())
         ids = torch.cat([ids, nxt[:, None]], dim=1)
         if stop_at_eos:
             done = done | (nxt == eos)
             if bool(done.all()):
                 break
         if t + 1 < cfg.max_new_tokens:  # no forward for a token that will never be sampled from
-            out = policy(nxt[:, None], state=out.state, use_cache=True, with_values=False)
+            out = policy(nxt[:, None], state=out.state, use_cache=True, with_values=record)
     policy.train(was_training)
+    if record:
+        return ids, Rollout(torch.stack(logps, 1), torch.stack(vals, 1), torch.stack(ents, 1))
     return ids

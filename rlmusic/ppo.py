@@ -224,12 +224,13 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         P = prompts.shape[1]
         generator = torch.Generator(device=device).manual_seed(pc.seed * 1_000_003 + update * 1000 + rank)
         with accelerator.autocast():
-            ids = sample(accelerator.unwrap_model(model), prompts, sample_cfg, generator=generator)  # (B, P+N)
-        ids = ids.to(device)
+            # Old log-probabilities and values come from the sampling passes themselves (KV-cache
+            # logits equal a full forward's to ~1e-6): no second forward of the policy.
+            ids, seen = sample(accelerator.unwrap_model(model), prompts, sample_cfg, generator=generator, record=True)
         responses = ids[:, P:]  # (B, N)
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
+        old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy
         with torch.no_grad(), accelerator.autocast():
-            old_logprobs, old_values, entropy = logprobs_values(model, ids, P, pc.temperature)
             ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature)
         t_rollout = time.perf_counter() - t0
 

@@ -66,6 +66,10 @@ def run_trl(cfg: RunConfig, policy: Policy, tokenizer, reward_fn: WeightedReward
         from trl import GRPOTrainer as Trainer
     else:
         from trl import RLOOTrainer as Trainer
+    # TRL rebuilds the KL reference from config._name_or_path: point it at the starting weights.
+    initial = Path(pc.out_dir) / "trl" / "initial"
+    policy.lm.save_pretrained(str(initial))
+    policy.lm.config._name_or_path = str(initial)
     trainer = Trainer(model=policy.lm, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=hf_tok)
     trainer.train()
     # TRL's log history, under our slash-named keys, in metrics.jsonl like every other stage.

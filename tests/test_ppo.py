@@ -156,3 +156,21 @@ def test_tiny_ppo_run_raises_the_repetition_reward(tmp_path):
     assert {"reward/total", "objective/kl", "objective/entropy", "policy/approx_kl", "policy/clipfrac",
             "loss/policy", "loss/value", "value/explained_variance", "time/rollout", "time/update",
             "perf/tokens_per_s", "reward/repetition_weighted"} <= set(rows[-1])
+
+
+@pytest.mark.parametrize("name", ["transformer", "lstm"])
+def test_recorded_rollout_equals_a_full_forward(name):
+    from rlmusic.config import SampleConfig
+    from rlmusic.policy import sample
+
+    torch.manual_seed(0)
+    policy = build_policy(ModelConfig(policy=name, n_layer=2, n_head=2, n_embd=32, block_size=64), 40,
+                          {"pad": 0, "bos": 1, "eos": 2}).eval()
+    prompts = torch.ones(3, 4, dtype=torch.long)
+    ids, seen = sample(policy, prompts, SampleConfig(max_new_tokens=20, temperature=0.7), torch.Generator().manual_seed(1),
+                       stop_at_eos=False, record=True)
+    with torch.no_grad():
+        logprobs, values, entropy = logprobs_values(policy, ids, 4, 0.7)
+    assert torch.allclose(seen.logprobs, logprobs, atol=1e-5)
+    assert torch.allclose(seen.values, values, atol=1e-5)
+    assert torch.allclose(seen.entropy, entropy, atol=1e-5)

@@ -1,0 +1,120 @@
+"""Seconds per update: rlmusic's PPO vs TRL 1.16 GRPO vs TRL 1.12 PPO, same model, prompts, batch and rewards.
+
+    python bench/ppo_step.py [--policy CKPT] [--updates 3] [--skip-trl112]
+
+Batch: 32 rollouts x 128 new tokens from BOS prompts, rewards ``repetition,tonic,scale``, one
+torch thread. Our PPO runs at TRL 1.12's setting (one epoch, one minibatch) for the ratio, and
+at its own default (4 epochs of 4 minibatches) for reference. GRPO groups 8 completions per
+prompt. TRL 1.12 runs in its own virtual environment (created on first use in
+``$TRL112_VENV``, default /tmp/trl112: ``python -m venv --system-site-packages`` then
+``pip install trl==1.12.0``). The first update of every algorithm is warm-up and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from policies import build_policy, load_policy  # noqa: E402
+from rewards import REWARDS  # noqa: E402
+from rlmusic.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from rlmusic.cli import _quiet_libraries  # noqa: E402
+from rlmusic.config import load_config  # noqa: E402
+from rlmusic.ppo import finetune  # noqa: E402
+from rlmusic.reward import build_reward  # noqa: E402
+from rlmusic.tokens import build_tokenizer, special_ids  # noqa: E402
+from rlmusic.tracking import read_metrics  # noqa: E402
+
+REWARD = "repetition,tonic,scale"
+
+
+def ours(cfg, policy, tok, epochs: int, minibatch: int, updates: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as d:
+        c = load_config(None, {"ppo": {"out_dir": d, "updates": updates, "epochs": epochs, "minibatch_size": minibatch,
+                                       "save_every": 1000}}, base=cfg)
+        ref = load_policy_copy(policy)
+        finetune(c, load_policy_copy(policy), ref, tok, build_reward(REWARD, REWARDS), progress=False)
+        rows = read_metrics(d)
+    return [r["time/rollout"] + r["time/score"] + r["time/update"] for r in rows]
+
+
+def load_policy_copy(policy):
+    import copy
+
+    return copy.deepcopy(policy)
+
+
+def grpo(cfg, policy, tok, updates: int) -> list[float]:
+    from rlmusic.trl_algos import run_trl
+
+    with tempfile.TemporaryDirectory() as d:
+        c = load_config(None, {"ppo": {"out_dir": d, "updates": updates, "algo": "grpo", "group_size": 8}}, base=cfg)
+        run_trl(c, load_policy_copy(policy), tok, build_reward(REWARD, REWARDS), None, {})
+        log = json.loads((Path(d) / "trl" / "log_history.json").read_text())
+    return [r["step_time"] for r in log if "step_time" in r]
+
+
+def trl112(folder: Path, updates: int, threads: int) -> list[float]:
+    venv = Path(os.environ.get("TRL112_VENV", "/tmp/trl112"))
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "trl==1.12.0"], check=True)
+    out = subprocess.run([str(py), str(ROOT / "bench" / "trl112_ppo.py"), "--model", str(folder), "--reward", REWARD,
+                          "--updates", str(updates), "--threads", str(threads)], capture_output=True, text=True,
+                         env=os.environ | {"PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        raise SystemExit("TRL 1.12 run failed:\n" + out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])["update_seconds"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--policy", help="pretrained checkpoint (default: a fresh tiny transformer)")
+    ap.add_argument("--updates", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--skip-trl112", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    _quiet_libraries()
+    torch.set_num_threads(args.threads)
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", {"ppo": {"batch_size": 32, "max_new_tokens": 128, "prompt": "bos",
+                                                             "threads": args.threads}})
+    if args.policy:
+        ckpt = load_checkpoint(args.policy, load_policy)
+        policy, tok = ckpt.policy, ckpt.tokenizer
+    else:
+        tok = build_tokenizer(cfg.tokenizer)
+        torch.manual_seed(0)
+        policy = build_policy(cfg.model, len(tok), special_ids(tok))
+    runs = {"ours (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, 32, args.updates + 1),
+            "ours (4 epochs x 4 minibatches)": ours(cfg, policy, tok, 4, 8, args.updates + 1),
+            "TRL 1.16 GRPO": grpo(cfg, policy, tok, args.updates + 1)}
+    if not args.skip_trl112:
+        with tempfile.TemporaryDirectory() as d:
+            save_checkpoint(d, 0, policy, tok, {"stage": "bench"})
+            runs["TRL 1.12 PPO (1 epoch, 1 minibatch)"] = trl112(Path(d) / "checkpoint-000000", args.updates + 1,
+                                                                args.threads)
+    per_update = {k: float(np.median(v[1:])) for k, v in runs.items()}
+    base = per_update["ours (1 epoch, 1 minibatch)"]
+    print(f"seconds per update, 32 rollouts x 128 new tokens, rewards {REWARD}, median of {args.updates} after warm-up")
+    for k, v in per_update.items():
+        print(f"  {k:38s} {v:7.2f} s   ours is {v / base:4.2f}x faster" if k != "ours (1 epoch, 1 minibatch)"
+              else f"  {k:38s} {v:7.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"per_update_s": per_update, "raw": runs}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
