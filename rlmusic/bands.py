@@ -15,13 +15,18 @@ from rlmusic.tokens import decode_ids
 BAND_METRICS = ("pitch_class_entropy", "scale_consistency")
 
 
-def corpus_pieces(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
-    """Up to ``max_pieces`` pieces of a split, decoded from their tokens (so they are quantized
-    exactly like generated pieces), chosen with a fixed seed."""
+def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
+    """(pieces, ids) of up to ``max_pieces`` pieces of a split, chosen with a fixed seed; pieces
+    are decoded from their tokens, so they are quantized exactly like generated pieces."""
     idx = corpus.indices(split)
     if len(idx) > max_pieces:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pieces, replace=False))
-    return [piece_from_score(decode_ids(tokenizer, corpus.piece(i))[0]) for i in idx]
+    ids = [corpus.piece(i).tolist() for i in idx]
+    return [piece_from_score(decode_ids(tokenizer, x)[0]) for x in ids], ids
+
+
+def corpus_pieces(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
+    return corpus_sample(corpus, tokenizer, split, max_pieces, seed)[0]
 
 
 def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.05, 0.95),

@@ -95,6 +95,9 @@ def cmd_pretrain(args) -> int:
         cfg = config_from_dict(ckpt.meta["config"])
         cfg = load_config(None, parse_overrides(overrides), base=cfg)
         policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state()
+        if resume_state is None and ckpt.meta["step"] < cfg.pretrain.max_steps:
+            raise RLMusicError(f"{ckpt.path} holds weights only (no {ckpt.path.name}/training_state.pt: shipped "
+                               f"checkpoints leave it out); start a new run with --out to train further")
         if ckpt.meta["step"] >= cfg.pretrain.max_steps:
             print(f"{out_dir} is complete at step {ckpt.meta['step']} (pretrain.max_steps={cfg.pretrain.max_steps}); "
                   f"nothing to do. Raise pretrain.max_steps to train further.")
@@ -148,7 +151,7 @@ def cmd_metrics(args) -> int:
 
     from policies import load_policy
     from rlmusic import evaluate as E
-    from rlmusic.bands import corpus_pieces
+    from rlmusic.bands import corpus_sample
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import SampleConfig, load_config
     from rlmusic.corpus import prepare_corpus
@@ -174,18 +177,26 @@ def cmd_metrics(args) -> int:
                                        f"{ckpt.policy.vocab_size}; they must share a tokenizer")
                 col.extra["nll_under_reference"] = E.mean_nll(ref_model, col.ids)
         elif path.is_dir():
-            col = E.column_from_folder(path)
+            col = E.column_from_folder(path, tokenizer=tokenizer)
         else:
             raise RLMusicError(f"{raw!r} is neither a checkpoint nor a folder of MIDI files")
         columns.append(col)
     reference = None
     if args.reference:
-        reference = E.column_from_folder(args.reference, label="reference", limit=args.reference_samples)
+        reference = E.column_from_folder(args.reference, label="reference", limit=args.reference_samples,
+                                         tokenizer=tokenizer)
     elif not args.no_reference:
         cfg = load_config(resolve_config_path(args.config))
         tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
-        pieces = corpus_pieces(corpus, tok, "val", args.reference_samples)
-        reference = E.Column("real (val)", pieces)
+        pieces, ids = corpus_sample(corpus, tok, "val", args.reference_samples)
+        reference = E.Column("real (val)", pieces, ids=ids)
+    if args.discriminator:
+        from rlmusic.discriminator import load_discriminator
+
+        disc = load_discriminator(args.discriminator)
+        if tokenizer is not None:
+            disc.check_tokenizer(tokenizer, "the checkpoints")
+        E.add_jazz_probability(columns + ([reference] if reference else []), disc)
     summary = E.summarise(columns, reference)
     print(E.format_table(summary))
     if args.json:
@@ -303,7 +314,7 @@ def cmd_train_clf(args) -> int:
     print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "
           f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
     torch.manual_seed(cfg.clf.seed)
-    disc = train_discriminator(Discriminator.build(cfg.clf, tokenizer), train, cfg.clf)
+    disc = train_discriminator(Discriminator.build(cfg.clf, tokenizer), train, cfg.clf, tokenizer=tokenizer)
     result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
     cv = grouped_cv(data, tokenizer, cfg.clf) if cfg.clf.cv_folds else None
     seconds = round(time.time() - t0, 1)
@@ -429,6 +440,13 @@ def _jazz_defaults():
     return build_parser().parse_args(["data", "jazz"])
 
 
+def cmd_demo(args) -> int:
+    from rlmusic.demo import check_demo_args, run_demo
+
+    check_demo_args(args)
+    return run_demo(args)
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -481,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-samples", type=int, default=200, help="most pieces in the reference column")
     p.add_argument("--reference-model", help="checkpoint whose NLL of each checkpoint's samples is reported")
     p.add_argument("--config", default="tiny", help="config naming the default reference corpus")
+    p.add_argument("--discriminator", help="jazz discriminator: adds each column's mean P(jazz)")
     p.add_argument("--json", help="write the full results (per-piece values too) here")
     p.add_argument("--csv", help="write the table here")
     p.add_argument("--plot", help="folder for one PNG per metric")
@@ -527,6 +546,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-to", choices=["none", "wandb", "tensorboard"])
     p.add_argument("--cpu", action="store_true")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded data: PPO before vs after, audio, report")
+    p.add_argument("--out", default="out/demo", help="output folder")
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--data", help="folder of MIDI files instead of the embedded corpus")
+    p.add_argument("--policy", help="pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)")
+    p.add_argument("--discriminator", help="discriminator (default: the shipped checkpoints/jazz-clf)")
+    p.add_argument("--updates", type=int, default=60, help="PPO updates")
+    p.add_argument("--batch-size", type=int, default=32, help="rollouts per update")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--num-samples", type=int, default=32, help="pieces per column in the metrics table")
+    p.add_argument("--listen", type=int, default=4, help="samples rendered to MIDI/WAV/PNG before and after")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

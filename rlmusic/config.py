@@ -242,6 +242,9 @@ class ClfConfig:
     about two bars of a dense arrangement, enough for swing and comping rhythm."""
     eval_windows: int = 4
     """Windows averaged per test piece."""
+    augment_transpose: int = 6
+    """Random transposition of each training window by up to +/- this many semitones (0: off),
+    so the classifier cannot key on a groove's exact voicings."""
     cv_folds: int = 0
     """Grouped cross-validation folds, holding out whole groove styles (0: off)."""
     seed: int = 0

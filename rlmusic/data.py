@@ -34,21 +34,24 @@ class WindowSampler:
         idx = starts[:, None] + np.arange(self.block_size + 1)[None, :]
         windows = self.stream[idx]  # (B, T+1)
         if self.transpose is not None:
-            windows = self._transpose(windows, rng)
+            windows = transpose_windows(windows, self.transpose, self.pitch_of_id, rng)
         return torch.from_numpy(windows)
 
-    def _transpose(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        k = (self.transpose.shape[0] - 1) // 2
-        vocab_pitches = self.pitch_of_id[self.pitch_of_id >= 0]
-        pitches = self.pitch_of_id[windows]  # (B, T+1), -1 where not a pitch
-        has = pitches >= 0
-        lo = np.where(has, pitches, vocab_pitches.max()).min(axis=1)  # (B,)
-        hi = np.where(has, pitches, vocab_pitches.min()).max(axis=1)  # (B,)
-        # Per window, only shifts that keep every pitch inside the vocabulary.
-        s_min = np.maximum(-k, vocab_pitches.min() - lo)
-        s_max = np.minimum(k, vocab_pitches.max() - hi)
-        shift = s_min + np.floor(rng.random(len(windows)) * (s_max - s_min + 1)).astype(np.int64)
-        return self.transpose[(shift + k)[:, None], windows].astype(np.int64)  # (B, T+1)
+
+def transpose_windows(windows: np.ndarray, table: np.ndarray, pitch_of_id: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Shift each (B, T) window's pitches by one random amount, only by shifts that keep every
+    pitch of that window inside the vocabulary (``table`` from ``tokens.transpose_table``)."""
+    k = (table.shape[0] - 1) // 2
+    vocab_pitches = pitch_of_id[pitch_of_id >= 0]
+    pitches = pitch_of_id[windows]  # (B, T), -1 where not a pitch
+    has = pitches >= 0
+    lo = np.where(has, pitches, vocab_pitches.max()).min(axis=1)  # (B,)
+    hi = np.where(has, pitches, vocab_pitches.min()).max(axis=1)  # (B,)
+    s_min = np.maximum(-k, vocab_pitches.min() - lo)
+    s_max = np.minimum(k, vocab_pitches.max() - hi)
+    shift = s_min + np.floor(rng.random(len(windows)) * (s_max - s_min + 1)).astype(np.int64)
+    return table[(shift + k)[:, None], windows].astype(np.int64)  # (B, T)
 
 
 def eval_windows(stream: np.ndarray, block_size: int, batch_size: int, max_windows: int) -> Iterator[torch.Tensor]:

@@ -23,7 +23,8 @@ from rlmusic.checkpoint import resolve_checkpoint, save_checkpoint
 from rlmusic.config import ClfConfig
 from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
-from rlmusic.tokens import special_ids, tokenizer_fingerprint
+from rlmusic.data import transpose_windows
+from rlmusic.tokens import pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
 
 CLF_FILE = "discriminator.json"
 
@@ -169,10 +170,14 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
 
 
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
-                        log: Callable[[int, dict], None] | None = None) -> Discriminator:
+                        log: Callable[[int, dict], None] | None = None, tokenizer=None) -> Discriminator:
+    """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose``."""
     if not (data.labels == 1).any() or not (data.labels == 0).any():
         raise RLMusicError("the discriminator needs both jazz and non-jazz training pieces")
     rng = np.random.default_rng(cfg.seed)
+    table = pitches = None
+    if tokenizer is not None and cfg.augment_transpose and not tokenizer.is_trained:
+        table, pitches = transpose_table(tokenizer, cfg.augment_transpose), pitch_of_ids(tokenizer)
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
     device = next(disc.parameters()).device
@@ -180,6 +185,8 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     bar = tqdm(range(cfg.steps), desc="train-clf", unit="step", disable=not progress)
     for step in bar:
         windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window)
+        if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
+            windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
         loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -290,7 +297,7 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True)
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
         test = data.select(held_mask)
         torch.manual_seed(cfg.seed + i)
-        disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress)
+        disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
         r = evaluate_discriminator(disc, test, cfg)
         results.append({"held_out": sorted(held), "accuracy": r["accuracy"], "roc_auc": r["roc_auc"], "n": r["n"]})
     return {"folds": results, "accuracy": float(np.mean([r["accuracy"] for r in results])),

@@ -26,6 +26,7 @@ from rlmusic.metrics import METRICS, distinct_n, overlap_area
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score
 from rlmusic.music import Piece, piece_from_score
 from rlmusic.policy import Policy
+from rlmusic.tokens import encode_score
 
 DISTINCT_N = 4
 
@@ -42,21 +43,32 @@ class Column:
         return [METRICS[name](p) for p in self.pieces]
 
 
-def column_from_folder(path: str | Path, label: str | None = None, limit: int | None = None) -> Column:
+def column_from_folder(path: str | Path, label: str | None = None, limit: int | None = None,
+                       tokenizer=None) -> Column:
     folder = Path(path)
     files = find_midi_files(folder)
     if not files:
         raise RLMusicError(f"no .mid/.midi files under {str(folder)!r}")
-    pieces, skipped = [], []
+    pieces, skipped, ids = [], [], []
     for f in files[:limit]:
         try:
-            pieces.append(piece_from_score(load_score(f)))
+            score = load_score(f)
+            pieces.append(piece_from_score(score))
+            if tokenizer is not None:
+                ids.append(encode_score(tokenizer, score))
         except BadMidi as e:
             skipped.append((str(f.relative_to(folder)), str(e)))
     if not pieces:
         raise RLMusicError(f"none of the {len(files)} MIDI file(s) under {str(folder)!r} is usable "
                            f"(first reason: {skipped[0][1]})")
-    return Column(label or folder.name, pieces, skipped=skipped)
+    return Column(label or folder.name, pieces, ids=ids if tokenizer is not None else None, skipped=skipped)
+
+
+def add_jazz_probability(columns: list[Column], discriminator) -> None:
+    """Mean P(jazz) of each column's pieces (their token ids) under the discriminator."""
+    for c in columns:
+        if c.ids:
+            c.extra["jazz_probability"] = float(np.mean(discriminator.prob_jazz(c.ids)))
 
 
 def column_from_policy(label: str, policy: Policy, tokenizer, cfg: SampleConfig) -> Column:

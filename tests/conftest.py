@@ -66,3 +66,33 @@ def trained_run(tmp_path_factory, folk_dir, cache_dir) -> Path:
     args.append("data.workers=1")
     assert main(args) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_clf(tmp_path_factory, folk_dir, cache_dir) -> Path:
+    """A small discriminator trained on a few MMA renders (swing, bebop vs march, polka) and folk tunes."""
+    import numpy as np
+
+    from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
+    from rlmusic.corpus import tokenize_folder
+    from rlmusic.discriminator import (Discriminator, evaluate_discriminator, labelled_from_corpus,
+                                       save_discriminator, train_discriminator)
+    from rlmusic.jazz_data import build_jazz_set, read_manifest
+    from rlmusic.tokens import build_tokenizer
+
+    root = tmp_path_factory.mktemp("jazz")
+    folder = build_jazz_set(root / "set", per_style={"train": 6, "test": 3},
+                            styles=(["swing", "bebop"], ["march", "polka"]), folk_dir=folk_dir,
+                            folk_counts={"train": 6, "test": 3}, progress=False)
+    tok = build_tokenizer(TokenizerConfig())
+    data = labelled_from_corpus(tokenize_folder(folder, tok, DataConfig(workers=1, cache_dir=str(cache_dir)),
+                                                progress=False), read_manifest(folder))
+    cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, steps=80, batch_size=16, lr=2e-3, min_window=32, max_window=96)
+    torch.manual_seed(0)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    test = data.select(np.array([s == "test" for s in data.splits]))
+    disc = train_discriminator(Discriminator.build(cfg, tok), train, cfg, progress=False, tokenizer=tok)
+    out = root / "clf"
+    save_discriminator(disc, out, tok, {"test": evaluate_discriminator(disc, test, cfg), "step": 80,
+                                        "set": str(folder)})
+    return out

@@ -67,7 +67,7 @@ def test_training_moves_held_out_accuracy_above_chance(labelled, tmp_path):
     torch.manual_seed(0)
     train = data.select(np.array([s == "train" for s in data.splits]))
     test = data.select(np.array([s == "test" for s in data.splits]))
-    disc = train_discriminator(Discriminator.build(cfg, tok), train, cfg, progress=False)
+    disc = train_discriminator(Discriminator.build(cfg, tok), train, cfg, progress=False, tokenizer=tok)
     result = evaluate_discriminator(disc, test, cfg)
     assert result["accuracy"] > 0.7 and result["roc_auc"] > 0.8
     assert result["n"] == len(test.labels) and set(result["by_style"]) == set(test.groups)

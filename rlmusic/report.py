@@ -1,0 +1,104 @@
+"""Things a person would rather see and hear than read: WAV audio, piano rolls, training curves."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from rlmusic.errors import RLMusicError
+from rlmusic.music import Piece
+from rlmusic.tracking import read_metrics
+
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
+              "/usr/share/sounds/sf2/default-GM.sf2")
+
+
+def find_soundfont() -> Path | None:
+    for p in SOUNDFONTS:
+        if Path(p).is_file():
+            return Path(p)
+    return None
+
+
+def audio_available() -> str:
+    """'' when fluidsynth and a General MIDI soundfont are installed, else what to install."""
+    missing = [] if shutil.which("fluidsynth") else ["fluidsynth"]
+    if find_soundfont() is None:
+        missing.append("fluid-soundfont-gm")
+    return "" if not missing else f"audio needs Debian's {' and '.join(missing)}: apt-get install {' '.join(missing)}"
+
+
+def render_wav(midi: str | Path, wav: str | Path, sample_rate: int = 44100) -> Path:
+    """Render a MIDI file to a stereo WAV with fluidsynth and the FluidR3 General MIDI soundfont."""
+    why = audio_available()
+    if why:
+        raise RLMusicError(why)
+    wav = Path(wav)
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(sample_rate), str(find_soundfont()),
+                        str(midi)], capture_output=True, text=True, timeout=300)
+    if r.returncode != 0 or not wav.is_file():
+        raise RLMusicError(f"fluidsynth could not render {midi}: {(r.stderr or r.stdout).strip()[:200]}")
+    return wav
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def piano_roll_png(piece: Piece, path: str | Path, title: str = "") -> Path:
+    """Notes as horizontal bars (time in quarter notes, pitch vertical), bar lines dotted."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    idx = piece.pitched
+    t, d, p = piece.time[idx] / piece.tpq, piece.duration[idx] / piece.tpq, piece.pitch[idx]
+    ax.barh(p, np.maximum(d, 0.05), left=t, height=0.8, color="#3b6fb6", edgecolor="none")
+    end = max(float((t + d).max()) if len(t) else 1.0, 1.0)
+    bar = piece.bar_ticks / piece.tpq
+    for x in np.arange(0, end + bar, bar):
+        ax.axvline(x, color="0.85", linewidth=0.6, zorder=0)
+    ax.set_xlim(0, end)
+    if len(p):
+        ax.set_ylim(p.min() - 2, p.max() + 2)
+    ax.set_xlabel("quarter notes")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def curves_png(run_dir: str | Path, path: str | Path) -> Path:
+    """Reward (total and per reward) and KL per update from a fine-tuning run's metrics.jsonl."""
+    plt = _plt()
+    rows = [r for r in read_metrics(run_dir) if "reward/total" in r]
+    if not rows:
+        raise RLMusicError(f"no fine-tuning metrics in {run_dir}/metrics.jsonl")
+    steps = [r["step"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(steps, [r["reward/total"] for r in rows], label="total", linewidth=2)
+    for k in sorted(k for k in rows[0] if k.startswith("reward/") and not k.endswith("_weighted") and k != "reward/total"):
+        a.plot(steps, [r.get(k) for r in rows], label=k.split("/", 1)[1], linewidth=1)
+    a.set_xlabel("update")
+    a.set_title("reward")
+    a.legend(fontsize=8)
+    b.plot(steps, [r["objective/kl"] for r in rows], color="#b63b3b")
+    b.set_xlabel("update")
+    b.set_title("KL to the pretrained policy (nats per sample)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,25 @@
+"""The demo path at tiny size: every stage, audio, plots and the report, on a small folder."""
+
+import json
+
+from rlmusic.cli import main
+
+
+def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
+            "--discriminator", str(tiny_clf), "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
+            "--num-samples", "4", "--listen", "2"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "jazz_probability" in printed and "report:" in printed
+    report = (out / "report.md").read_text()
+    assert "## Metrics" in report and "curves.png" in report
+    for tag in ("before", "after"):
+        assert len(list((out / "samples" / tag).glob("*.mid"))) == 2
+        assert len(list((out / "samples" / tag).glob("*.png"))) == 2
+        wavs = list((out / "samples" / tag).glob("*.wav"))
+        assert len(wavs) == 2 and all(w.stat().st_size > 44 for w in wavs)  # fluidsynth rendered sound
+    summary = json.loads((out / "metrics.json").read_text())
+    assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
+    assert (out / "curves.png").stat().st_size > 0
