@@ -83,6 +83,8 @@ def cmd_pretrain(args) -> int:
     if args.report_to:
         overrides.append(f"pretrain.report_to={args.report_to}")
     cfg = load_config(resolve_config_path(args.config), overrides)
+    if cfg.data.data and not Path(cfg.data.data).is_dir():
+        raise RLMusicError(f"data folder {cfg.data.data!r} does not exist")
     out_dir = Path(cfg.pretrain.out_dir)
     existing = list_checkpoints(out_dir)
     resume_state, tokenizer = None, None
@@ -565,7 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Flags and section.key=value overrides may come in any order: argparse stops filling a
+    # positional list at the first flag, so the words after it come back as extras.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "overrides") and all("=" in x and not x.startswith("-") for x in extra):
+            args.overrides = list(args.overrides or []) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         _quiet_libraries()
         return args.func(args)

@@ -123,7 +123,7 @@ class ModelConfig:
 class PretrainConfig:
     """Maximum-likelihood pretraining (``rlmusic pretrain``)."""
 
-    out_dir: str = "checkpoints/pretrain"
+    out_dir: str = "checkpoints/runs/pretrain"
     """Run folder: checkpoints, metrics.jsonl and logs go here."""
     seed: int = 0
     """Seeds initialisation, window sampling and augmentation."""
@@ -219,7 +219,7 @@ class SampleConfig:
 class ClfConfig:
     """The jazz / not-jazz discriminator (``rlmusic train-clf``)."""
 
-    out_dir: str = "checkpoints/jazz-clf"
+    out_dir: str = "checkpoints/runs/jazz-clf"
     """Where the discriminator checkpoint goes."""
     n_layer: int = 2
     """Transformer blocks of the classifier."""
@@ -270,7 +270,7 @@ class ClfConfig:
 class PPOConfig:
     """RL fine-tuning (``rlmusic finetune``)."""
 
-    out_dir: str = "checkpoints/finetune"
+    out_dir: str = "checkpoints/runs/finetune"
     """Run folder: checkpoints, metrics.jsonl, samples."""
     algo: str = "ppo"
     """``ppo`` (ours), or TRL's ``grpo`` / ``rloo`` with the same rewards."""

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the embedded default data: build the corpus (music21's folk tunes and
-# Bach chorales, offline), pretrain the tiny transformer, and write MIDI samples.
+# The main job on the embedded default data: build the corpus (music21's folk tunes and Bach
+# chorales plus MMA arrangements, all offline), take the shipped discriminator and pretrained
+# tiny policy, fine-tune it with PPO on repetition,jazz_clf, and compare before vs after with
+# metrics, MIDI, audio, piano rolls, curves and out/demo/report.md. Extra flags go to `rlmusic demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-RUN="${RUN:-checkpoints/pretrain-tiny}"
-if [ -d "$RUN" ] && ls "$RUN"/checkpoint-* >/dev/null 2>&1; then RESUME=--resume; else RESUME=; fi
-rlmusic pretrain --config tiny --out "$RUN" $RESUME "$@"
-rlmusic generate "$RUN" --num 8 --top-k 20 --max-new-tokens 255 --out "$RUN/samples"
+exec rlmusic demo "$@"

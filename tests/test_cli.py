@@ -45,3 +45,11 @@ def test_resume_of_a_finished_run_is_a_no_op(trained_run, tmp_path, capsys):
     assert main(["pretrain", "--out", str(run), "--resume"]) == 0
     assert "complete at step 60" in capsys.readouterr().out
     assert [p.name for p in sorted(run.glob("checkpoint-*"))] == ["checkpoint-000030", "checkpoint-000060"]
+
+
+def test_flags_and_overrides_in_any_order():
+    from rlmusic.cli import build_parser, main
+
+    assert main(["pretrain", "pretrain.lr=-1", "--cpu", "model.n_layer=2"]) == 2  # parsed, then validated
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--not-a-flag"])
