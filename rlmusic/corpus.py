@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from rlmusic.config import DataConfig, TokenizerConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.midi_io import BadMidi, find_midi_files, load_score, note_count, silence_native_output, write_score
+from rlmusic.midi_io import (BadMidi, find_midi_files, load_score, note_count, silence_native_output, time_limit,
+                             write_score)
 from rlmusic.tokens import build_tokenizer, encode_score, load_miditok, tokenizer_fingerprint
 
 DEFAULT_CORPUS_VERSION = "default-v2"
@@ -260,8 +261,9 @@ def _init_tokenize_worker(tok_path: str) -> None:
 def _tokenize_file(job: tuple[str, str, int, int]) -> tuple[str, np.ndarray | None, str]:
     path, name, program, max_tokens = job
     try:
-        score = load_score(path, program=program)
-        ids = encode_score(_WORKER_TOK, score)
+        with time_limit():
+            score = load_score(path, program=program)
+            ids = encode_score(_WORKER_TOK, score)
         if not ids:
             raise BadMidi("no tokens after quantization")
         return name, np.asarray(ids[:max_tokens], dtype=np.int32), ""

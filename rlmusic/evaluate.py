@@ -23,7 +23,7 @@ from rlmusic.config import SampleConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.generate import generate_pieces
 from rlmusic.metrics import METRICS, distinct_n, overlap_area
-from rlmusic.midi_io import BadMidi, find_midi_files, load_score
+from rlmusic.midi_io import BadMidi, find_midi_files, load_score, time_limit
 from rlmusic.music import Piece, piece_from_score
 from rlmusic.policy import Policy
 from rlmusic.tokens import encode_score
@@ -52,10 +52,13 @@ def column_from_folder(path: str | Path, label: str | None = None, limit: int | 
     pieces, skipped, ids = [], [], []
     for f in files[:limit]:
         try:
-            score = load_score(f)
-            pieces.append(piece_from_score(score))
-            if tokenizer is not None:
-                ids.append(encode_score(tokenizer, score))
+            with time_limit():
+                score = load_score(f)
+                piece = piece_from_score(score)
+                encoded = encode_score(tokenizer, score) if tokenizer is not None else None
+            pieces.append(piece)
+            if encoded is not None:
+                ids.append(encoded)
         except BadMidi as e:
             skipped.append((str(f.relative_to(folder)), str(e)))
     if not pieces:

@@ -6,7 +6,10 @@ is a reason string in a summary, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +21,11 @@ MIDI_SUFFIXES = (".mid", ".midi")
 # A piece longer than this many quarter notes (~3 hours at 120 bpm) is cut:
 # one note at tick 2.7e8 would otherwise become ~280,000 REMI tokens.
 MAX_QUARTERS = 20_000
+# Reading and tokenizing one file may take at most this long (seconds), and a file may be at
+# most this large: symusic parses in linear time, so the size cap bounds its C++ part, which a
+# timer cannot interrupt; the timer bounds everything in Python (MidiTok) around it.
+TIME_LIMIT = 20.0
+MAX_BYTES = 64 * 2**20
 
 
 class BadMidi(Exception):
@@ -90,6 +98,26 @@ def merge_tracks(score: Score, program: int = -1) -> Score:
     return out
 
 
+@contextlib.contextmanager
+def time_limit(seconds: float = TIME_LIMIT):
+    """Raise :class:`BadMidi` if the block runs longer than ``seconds`` (main thread on Unix;
+    elsewhere a no-op)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise BadMidi(f"took longer than {seconds:g}s to read")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def load_score(path: str | Path, program: int = -1, max_quarters: int = MAX_QUARTERS) -> Score:
     """Read ``path`` and return a one-track score, or raise :class:`BadMidi` with the reason.
 
@@ -98,8 +126,11 @@ def load_score(path: str | Path, program: int = -1, max_quarters: int = MAX_QUAR
     """
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise BadMidi("empty file")
+        if size > MAX_BYTES:
+            raise BadMidi(f"file is {size / 2**20:.0f} MB, over the {MAX_BYTES // 2**20} MB limit")
         score = Score(str(path))
     except BadMidi:
         raise

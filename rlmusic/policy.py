@@ -134,7 +134,7 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
     ids = prompts
     done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
     out = policy(prompts, use_cache=True, with_values=record)
-    new, logps, vals, ents = [], [], [], []
+    new, step_logits, vals = [], [], []
     for t in range(cfg.max_new_tokens):
         logits = out.logits[:, -1, :].float()  # (B, V)
         scores = warpers(ids, logits)
@@ -142,10 +142,8 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
         nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         new.append(nxt)
-        if record:
-            logp_all = torch.log_softmax(logits / cfg.temperature, dim=-1)  # (B, V)
-            logps.append(logp_all.gather(1, nxt[:, None]).squeeze(1))
-            ents.append(-(logp_all.exp() * logp_all).sum(-1))
+        if record:  # kept raw; normalised once after the loop (one big op beats N small ones)
+            step_logits.append(logits)
             vals.append(out.values[:, -1].float())
         ids = torch.cat([ids, nxt[:, None]], dim=1)
         if stop_at_eos:
@@ -156,5 +154,8 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
             out = policy(nxt[:, None], state=out.state, use_cache=True, with_values=record)
     policy.train(was_training)
     if record:
-        return ids, Rollout(torch.stack(logps, 1), torch.stack(vals, 1), torch.stack(ents, 1))
+        logp_all = torch.log_softmax(torch.stack(step_logits, 1) / cfg.temperature, dim=-1)  # (B, N, V)
+        logprobs = logp_all.gather(2, torch.stack(new, 1)[:, :, None]).squeeze(2)  # (B, N)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)  # (B, N)
+        return ids, Rollout(logprobs, torch.stack(vals, 1), entropy)
     return ids

@@ -78,3 +78,44 @@ def test_fuzz_decoding(ids):
     assert 0 <= report.n_dropped <= max(report.n_tokens, 1) and report.n_tokens == len(ids)
     assert report.n_notes == sum(len(t.notes) for t in score.tracks)
     assert not math.isnan(report.dropped_fraction)
+
+
+def test_slow_reading_is_cut_by_the_time_limit(monkeypatch, tmp_path, folk_dir):
+    import time as _time
+
+    import rlmusic.midi_io as mio
+    from rlmusic.midi_io import time_limit
+
+    with __import__("pytest").raises(BadMidi, match="took longer than 0.2s"):
+        with time_limit(0.2):
+            _time.sleep(2)
+    # a hanging parser inside a folder read: the file is skipped, the rest read
+    real = mio.load_score
+
+    def hang_on_one(path, *a, **k):
+        if str(path).endswith("slow.mid"):
+            _time.sleep(5)
+        return real(path, *a, **k)
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for f in find_midi_files(folk_dir)[:2]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "slow.mid").write_bytes(find_midi_files(folk_dir)[0].read_bytes())
+    import rlmusic.evaluate as ev
+
+    monkeypatch.setattr(ev, "load_score", hang_on_one)
+    monkeypatch.setattr(mio, "TIME_LIMIT", 0.5)
+    monkeypatch.setattr(ev, "time_limit", lambda: time_limit(0.5))
+    col = column_from_folder(folder)
+    assert len(col.pieces) == 2 and col.skipped == [("slow.mid", "took longer than 0.5s to read")]
+
+
+def test_oversized_file_is_skipped(tmp_path, monkeypatch):
+    import rlmusic.midi_io as mio
+
+    monkeypatch.setattr(mio, "MAX_BYTES", 10)
+    path = tmp_path / "big.mid"
+    path.write_bytes(b"MThd" + bytes(100))
+    with __import__("pytest").raises(BadMidi, match="over the 0 MB limit"):
+        load_score(path)
