@@ -555,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="folder of MIDI files instead of the embedded corpus")
     p.add_argument("--policy", help="pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)")
     p.add_argument("--discriminator", help="discriminator (default: the shipped checkpoints/jazz-clf)")
-    p.add_argument("--updates", type=int, default=60, help="PPO updates")
+    p.add_argument("--updates", type=int, default=100, help="PPO updates")
     p.add_argument("--batch-size", type=int, default=32, help="rollouts per update")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-5)

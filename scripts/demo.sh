@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec rlmusic demo "$@"
+exec "${PYTHON:-python3}" -m rlmusic.cli demo "$@"
