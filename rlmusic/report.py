@@ -54,6 +54,15 @@ def _plt():
     return plt
 
 
+def _save_figure(plt, fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def piano_roll_png(piece: Piece, path: str | Path, title: str = "") -> Path:
     """Notes as horizontal bars (time in quarter notes, pitch vertical), bar lines dotted."""
     plt = _plt()
@@ -71,12 +80,7 @@ def piano_roll_png(piece: Piece, path: str | Path, title: str = "") -> Path:
     ax.set_xlabel("quarter notes")
     ax.set_ylabel("MIDI pitch")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save_figure(plt, fig, path)
 
 
 def curves_png(run_dir: str | Path, path: str | Path) -> Path:
@@ -96,9 +100,4 @@ def curves_png(run_dir: str | Path, path: str | Path) -> Path:
     b.plot(steps, [r["objective/kl"] for r in rows], color="#b63b3b")
     b.set_xlabel("update")
     b.set_title("KL to the pretrained policy (nats per sample)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save_figure(plt, fig, path)
