@@ -380,8 +380,10 @@ def cmd_finetune(args) -> int:
     for n in names:
         if n not in REWARDS:
             raise RLMusicError(f"unknown reward {n!r}; known rewards: {', '.join(sorted(REWARDS))}")
+    import copy
+
     start = load_checkpoint(args.policy, load_policy)
-    reference = load_checkpoint(args.policy, load_policy).policy
+    reference = copy.deepcopy(start.policy)  # frozen in finetune(); the policy itself trains
     policy = run.policy if existing else start.policy
     tokenizer = start.tokenizer
     discriminator = None
