@@ -24,16 +24,10 @@ LOOP_TIMES = 3  # a pattern counts as a loop from its third back-to-back occurre
 
 def repeated_bar_fraction(piece: Piece) -> float:
     """Of the bars after the first melody bar, the fraction equal to the bar just before."""
-    t, p = piece.melody
-    if len(t) == 0:
-        return 0.0
-    bar = t // piece.bar_ticks
-    bars, starts = np.unique(bar, return_index=True)
-    bounds = np.r_[starts, len(t)]
-    patterns = [tuple(zip((t[a:b] % piece.bar_ticks).tolist(), p[a:b].tolist())) for a, b in zip(bounds[:-1], bounds[1:])]
+    numbers, patterns = piece.bars.numbers, piece.bars.patterns
     if len(patterns) < 2:
         return 0.0
-    same = [bars[i] == bars[i - 1] + 1 and patterns[i] == patterns[i - 1] for i in range(1, len(patterns))]
+    same = [numbers[i] == numbers[i - 1] + 1 and patterns[i] == patterns[i - 1] for i in range(1, len(patterns))]
     return float(np.mean(same))
 
 

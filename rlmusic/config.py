@@ -21,6 +21,20 @@ import yaml
 from rlmusic.errors import RLMusicError
 
 
+def _positive(section: str, obj, *names: str) -> None:
+    """Raise naming the first of ``names`` that is not > 0 (NaN included)."""
+    for name in names:
+        if not getattr(obj, name) > 0:
+            raise RLMusicError(f"{section}.{name} must be positive, got {getattr(obj, name)}")
+
+
+def _non_negative(section: str, obj, *names: str) -> None:
+    for name in names:
+        if not getattr(obj, name) >= 0:
+            raise RLMusicError(f"{section}.{name} must be >= 0, got {getattr(obj, name)}")
+
+
+
 @dataclass
 class TokenizerConfig:
     """How MIDI becomes tokens (MidiTok)."""
@@ -110,9 +124,7 @@ class ModelConfig:
     def validate(self) -> None:
         if self.arch not in ("gpt2", "llama"):
             raise RLMusicError(f"model.arch must be gpt2 or llama, got {self.arch!r}")
-        for name in ("n_layer", "n_head", "n_embd", "block_size"):
-            if getattr(self, name) <= 0:
-                raise RLMusicError(f"model.{name} must be positive, got {getattr(self, name)}")
+        _positive("model", self, "n_layer", "n_head", "n_embd", "block_size")
         if self.n_embd % self.n_head:
             raise RLMusicError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
@@ -171,14 +183,10 @@ class PretrainConfig:
     run stops with an error; the last good checkpoint stays."""
 
     def validate(self) -> None:
-        for name in ("max_steps", "max_bad_steps", "batch_size", "grad_accum", "eval_every", "save_every", "log_every", "eval_windows"):
-            if getattr(self, name) <= 0:
-                raise RLMusicError(f"pretrain.{name} must be positive, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise RLMusicError(f"pretrain.lr must be positive, got {self.lr}")
-        for name in ("warmup_steps", "weight_decay", "grad_clip", "augment_transpose", "keep_last", "threads"):
-            if getattr(self, name) < 0:
-                raise RLMusicError(f"pretrain.{name} must be >= 0, got {getattr(self, name)}")
+        _positive("pretrain", self, "max_steps", "max_bad_steps", "batch_size", "grad_accum", "eval_every",
+                  "save_every", "log_every", "eval_windows", "lr")
+        _non_negative("pretrain", self, "warmup_steps", "weight_decay", "grad_clip", "augment_transpose", "keep_last",
+                      "threads")
         if self.report_to not in ("none", "wandb", "tensorboard"):
             raise RLMusicError(f"pretrain.report_to must be none, wandb or tensorboard, got {self.report_to!r}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
@@ -209,8 +217,7 @@ class SampleConfig:
             raise RLMusicError("sample.num, sample.batch_size and sample.max_new_tokens must be positive")
         if not self.temperature > 0:
             raise RLMusicError(f"sample.temperature must be > 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise RLMusicError(f"sample.top_k must be >= 0, got {self.top_k}")
+        _non_negative("sample", self, "top_k")
         if not 0 < self.top_p <= 1:
             raise RLMusicError(f"sample.top_p must be in (0, 1], got {self.top_p}")
 
@@ -253,13 +260,9 @@ class ClfConfig:
     """torch CPU threads (0: torch's default)."""
 
     def validate(self) -> None:
-        for name in ("n_layer", "n_head", "n_embd", "steps", "batch_size", "min_window", "eval_windows"):
-            if getattr(self, name) <= 0:
-                raise RLMusicError(f"clf.{name} must be positive, got {getattr(self, name)}")
+        _positive("clf", self, "n_layer", "n_head", "n_embd", "steps", "batch_size", "min_window", "eval_windows", "lr")
         if self.max_window < self.min_window:
             raise RLMusicError("clf.max_window must be >= clf.min_window")
-        if not self.lr > 0:
-            raise RLMusicError(f"clf.lr must be positive, got {self.lr}")
         if self.n_embd % self.n_head:
             raise RLMusicError("clf.n_embd must be divisible by clf.n_head")
         if self.cv_folds == 1 or self.cv_folds < 0:
@@ -354,10 +357,11 @@ class PPOConfig:
     def validate(self) -> None:
         if self.algo not in ("ppo", "grpo", "rloo"):
             raise RLMusicError(f"ppo.algo must be ppo, grpo or rloo, got {self.algo!r}")
-        for name in ("updates", "batch_size", "max_new_tokens", "epochs", "minibatch_size", "save_every",
-                     "max_bad_steps", "refresh_steps", "kl_horizon"):
-            if getattr(self, name) <= 0:
-                raise RLMusicError(f"ppo.{name} must be positive, got {getattr(self, name)}")
+        _positive("ppo", self, "updates", "batch_size", "max_new_tokens", "epochs", "minibatch_size", "save_every",
+                  "max_bad_steps", "refresh_steps", "kl_horizon", "lr", "temperature", "cliprange", "cliprange_value",
+                  "target_kl")
+        _non_negative("ppo", self, "kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm",
+                      "prompt_tokens", "sample_every", "refresh_every", "keep_last", "threads", "top_k")
         if self.batch_size % self.minibatch_size:
             raise RLMusicError(f"ppo.batch_size ({self.batch_size}) must be a multiple of ppo.minibatch_size "
                                f"({self.minibatch_size})")
@@ -366,13 +370,6 @@ class PPOConfig:
                                f"({self.batch_size})")
         if self.prompt not in ("corpus", "bos"):
             raise RLMusicError(f"ppo.prompt must be corpus or bos, got {self.prompt!r}")
-        for name in ("lr", "temperature", "cliprange", "cliprange_value", "target_kl"):
-            if not getattr(self, name) > 0:
-                raise RLMusicError(f"ppo.{name} must be positive, got {getattr(self, name)}")
-        for name in ("kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm", "prompt_tokens",
-                     "sample_every", "refresh_every", "keep_last", "threads", "top_k"):
-            if getattr(self, name) < 0:
-                raise RLMusicError(f"ppo.{name} must be >= 0, got {getattr(self, name)}")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
         if not 0 < self.top_p <= 1:

@@ -219,15 +219,9 @@ def unique_min(piece: Piece) -> float:
 MOTIF_MIN_PITCHES = 3  # RL Tuner: a motif is a bar with at least 3 distinct notes
 
 
-def _bar_motifs(piece: Piece) -> tuple[np.ndarray, list[tuple], np.ndarray]:
-    """Per melody note its bar; per bar its pattern ((position, pitch), ...); per bar whether it is a motif."""
-    t, p = piece.melody
-    bar = t // piece.bar_ticks
-    bars, starts = np.unique(bar, return_index=True)
-    bounds = np.r_[starts, len(t)]
-    patterns = [tuple(zip((t[a:b] % piece.bar_ticks).tolist(), p[a:b].tolist())) for a, b in zip(bounds[:-1], bounds[1:])]
-    is_motif = np.array([len({q for _, q in pat}) >= MOTIF_MIN_PITCHES for pat in patterns], bool)
-    return np.searchsorted(bars, bar), patterns, is_motif
+def _motif_bars(piece: Piece) -> np.ndarray:
+    """Per melody bar: whether it is a motif (at least 3 distinct pitches)."""
+    return np.array([len({q for _, q in pat}) >= MOTIF_MIN_PITCHES for pat in piece.bars.patterns], bool)
 
 
 def notes_in_motif(piece: Piece) -> float:
@@ -236,8 +230,7 @@ def notes_in_motif(piece: Piece) -> float:
     t, _ = piece.melody
     if len(t) == 0:
         return NAN
-    note_bar, _, is_motif = _bar_motifs(piece)
-    return float(is_motif[note_bar].mean())
+    return float(_motif_bars(piece)[piece.bars.note_bar].mean())
 
 
 def notes_in_repeated_motif(piece: Piece) -> float:
@@ -246,13 +239,13 @@ def notes_in_repeated_motif(piece: Piece) -> float:
     t, _ = piece.melody
     if len(t) == 0:
         return NAN
-    note_bar, patterns, is_motif = _bar_motifs(piece)
+    patterns, is_motif = piece.bars.patterns, _motif_bars(piece)
     seen: dict[tuple, int] = {}
     for pat, m in zip(patterns, is_motif):
         if m:
             seen[pat] = seen.get(pat, 0) + 1
     repeated = np.array([m and seen[pat] > 1 for pat, m in zip(patterns, is_motif)], bool)
-    return float(repeated[note_bar].mean())
+    return float(repeated[piece.bars.note_bar].mean())
 
 
 # --- registry for tables -----------------------------------------------------------------------

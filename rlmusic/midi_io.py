@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import symusic
 from symusic import Note, Score, Track
 
 MIDI_SUFFIXES = (".mid", ".midi")

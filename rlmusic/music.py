@@ -47,6 +47,13 @@ class Roll:
     total: int  # sounding (pitch, tick) cells: the roll's sum
 
 
+@dataclass(frozen=True)
+class MelodyBars:
+    numbers: np.ndarray  # (K,) bar index of each bar that has melody notes
+    patterns: list[tuple]  # per such bar: ((position in bar, pitch), ...)
+    note_bar: np.ndarray  # (M,) for each melody note, its index into numbers/patterns
+
+
 @dataclass(frozen=True, eq=False)
 class Piece:
     """Notes of one piece in ticks, sorted by onset then pitch; drums flagged, not removed."""
@@ -96,6 +103,17 @@ class Piece:
             return t, p
         last_of_onset = np.r_[t[1:] != t[:-1], True]  # sorted by (time, pitch): last = highest
         return t[last_of_onset], p[last_of_onset]
+
+    @cached_property
+    def bars(self) -> "MelodyBars":
+        """The melody split into bars (constant meter): shared by motif metrics and rewards."""
+        t, p = self.melody
+        bar = t // self.bar_ticks
+        numbers, starts = np.unique(bar, return_index=True)
+        bounds = np.r_[starts, len(t)]
+        patterns = [tuple(zip((t[a:b] % self.bar_ticks).tolist(), p[a:b].tolist()))
+                    for a, b in zip(bounds[:-1], bounds[1:])]
+        return MelodyBars(numbers=numbers, patterns=patterns, note_bar=np.searchsorted(numbers, bar))
 
     @cached_property
     def key(self) -> tuple[int, str] | None:

@@ -48,7 +48,7 @@ def test_resume_of_a_finished_run_is_a_no_op(trained_run, tmp_path, capsys):
 
 
 def test_flags_and_overrides_in_any_order():
-    from rlmusic.cli import build_parser, main
+    from rlmusic.cli import main
 
     assert main(["pretrain", "pretrain.lr=-1", "--cpu", "model.n_layer=2"]) == 2  # parsed, then validated
     with pytest.raises(SystemExit):

@@ -1,6 +1,5 @@
 """The gymnasium environment passes gymnasium's checker; TRL's GRPO/RLOO run with our rewards."""
 
-import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from policies import load_policy
 from rlmusic.checkpoint import load_checkpoint
 from rlmusic.cli import main
-from rlmusic.evaluate import Column, column_from_folder, mean_nll, summarise
+from rlmusic.evaluate import Column, mean_nll, summarise
 from rlmusic.metrics import METRICS
 from rlmusic.midi_io import find_midi_files
 from rlmusic.music import piece_from_arrays

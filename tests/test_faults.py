@@ -1,6 +1,5 @@
 """Faults lose nothing: a kill during a real save, resume parity for PPO, non-finite guards."""
 
-import os
 import shutil
 import signal
 import subprocess
@@ -8,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 
 from rlmusic.tracking import RunLogger, read_metrics
 
