@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
 
+from policies import gpt2_decode
 from rlmusic.config import ModelConfig
 from rlmusic.policy import Policy, PolicyOutput
 
@@ -39,12 +40,19 @@ class TransformerPolicy(Policy):
         super().__init__(cfg, vocab_size, special)
         self.lm = lm if lm is not None else AutoModelForCausalLM.from_config(hf_config(cfg, vocab_size, special))
         hidden = self.lm.config.hidden_size
+        self.fast_decode = gpt2_decode.supported(self.lm)  # False: always the transformers forward
         self.value_head = nn.Linear(hidden, 1)
         nn.init.normal_(self.value_head.weight, std=1.0 / (hidden + 1) ** 0.5)
         nn.init.zeros_(self.value_head.bias)
 
     def forward(self, input_ids: torch.Tensor, state: Any = None, use_cache: bool = False,
                 with_values: bool = True) -> PolicyOutput:
+        if use_cache and self.fast_decode and not self.training and not torch.is_grad_enabled():
+            # Sampling: the same weights stepped over preallocated KV buffers (policies/gpt2_decode.py).
+            capacity = min(self.lm.config.n_positions, input_ids.shape[1] + 256)
+            h, kv = gpt2_decode.gpt2_forward(self.lm, input_ids, state, capacity)  # (B, T, D)
+            return PolicyOutput(logits=self.lm.get_output_embeddings()(h),
+                                values=self.value_head(h).squeeze(-1) if with_values else None, state=kv)
         trunk = self.lm.base_model  # GPT2Model / LlamaModel: the shared trunk
         out = trunk(input_ids=input_ids, past_key_values=state, use_cache=use_cache)
         h = out.last_hidden_state  # (B, T, D)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
 from rlmusic.corpus import Corpus
+from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
 from rlmusic.music import piece_from_score
 from rlmusic.tokens import decode_ids
@@ -15,27 +17,32 @@ from rlmusic.tokens import decode_ids
 BAND_METRICS = ("pitch_class_entropy", "scale_consistency")
 
 
-def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
+def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0,
+                  select: str = ""):
     """(pieces, ids) of up to ``max_pieces`` pieces of a split, chosen with a fixed seed; pieces
-    are decoded from their tokens, so they are quantized exactly like generated pieces."""
+    are decoded from their tokens, so they are quantized exactly like generated pieces.
+    ``select``: only pieces whose name contains it (e.g. ``/jazz/``: the jazz arrangements)."""
     idx = corpus.indices(split)
+    if select:
+        idx = np.array([i for i in idx if select in corpus.names[i]], dtype=np.int64)
+        if len(idx) == 0:
+            raise RLMusicError(f"no {split} piece of the corpus has {select!r} in its name; the names look "
+                               f"like {corpus.names[0]!r}")
     if len(idx) > max_pieces:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pieces, replace=False))
     ids = [corpus.piece(i).tolist() for i in idx]
     return [piece_from_score(decode_ids(tokenizer, x)[0]) for x in ids], ids
 
 
-def corpus_pieces(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0):
-    return corpus_sample(corpus, tokenizer, split, max_pieces, seed)[0]
-
-
 def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.05, 0.95),
-                 max_pieces: int = 1000) -> dict[str, tuple[float, float]]:
-    """{metric: (low, high)} quantiles over the training split; cached in the corpus folder."""
-    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}.json"
+                 max_pieces: int = 1000, select: str = "") -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} quantiles over the training split (its pieces named with ``select``
+    only, if given); cached in the corpus folder."""
+    tag = f"-{hashlib.sha1(select.encode()).hexdigest()[:8]}" if select else ""
+    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}{tag}.json"
     if cache.is_file():
         return {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
-    pieces = corpus_pieces(corpus, tokenizer, "train", max_pieces)
+    pieces = corpus_sample(corpus, tokenizer, "train", max_pieces, select=select)[0]
     bands = {}
     for name in BAND_METRICS:
         values = np.array([METRICS[name](p) for p in pieces], float)

@@ -190,8 +190,9 @@ def cmd_metrics(args) -> int:
     elif not args.no_reference:
         cfg = load_config(resolve_config_path(args.config))
         tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
-        pieces, ids = corpus_sample(corpus, tok, "val", args.reference_samples)
-        reference = E.Column("real (val)", pieces, ids=ids)
+        split = "all" if args.reference_from else "val"  # a style's pieces are few: every split
+        pieces, ids = corpus_sample(corpus, tok, split, args.reference_samples, select=args.reference_from)
+        reference = E.Column(f"real ({args.reference_from or 'val'})", pieces, ids=ids)
     if args.discriminator:
         from rlmusic.discriminator import load_discriminator
 
@@ -399,7 +400,7 @@ def cmd_finetune(args) -> int:
         discriminator.check_tokenizer(tokenizer, f"the policy {args.policy}")
     needs_corpus = cfg.ppo.prompt == "corpus" or {"pitch_entropy", "scale"} & set(names) or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    bands = corpus_bands(corpus, tokenizer) if corpus is not None and {"pitch_entropy", "scale"} & set(names) else None
+    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from) if corpus is not None and {"pitch_entropy", "scale"} & set(names) else None
     reward_fn = build_reward(cfg.ppo.reward, REWARDS, reserved=RESERVED, bands=bands, discriminator=discriminator)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(args.discriminator) if discriminator is not None else None,
@@ -501,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="folder of real MIDI files (default: the embedded corpus's validation split)")
     p.add_argument("--no-reference", action="store_true", help="no real-data column")
     p.add_argument("--reference-samples", type=int, default=200, help="most pieces in the reference column")
+    p.add_argument("--reference-from", default="", metavar="TEXT",
+                   help="reference: the embedded corpus's pieces whose name contains TEXT, every split "
+                        "(e.g. /jazz/ for its jazz arrangements)")
     p.add_argument("--reference-model", help="checkpoint whose NLL of each checkpoint's samples is reported")
     p.add_argument("--config", default="tiny", help="config naming the default reference corpus")
     p.add_argument("--discriminator", help="jazz discriminator: adds each column's mean P(jazz)")

@@ -279,6 +279,10 @@ class PPOConfig:
     """``ppo`` (ours), or TRL's ``grpo`` / ``rloo`` with the same rewards."""
     reward: str = "repetition"
     """Rewards and weights, e.g. ``repetition=1,jazz_clf=0.5``."""
+    bands_from: str = ""
+    """The ``pitch_entropy``/``scale`` bands come from the training pieces whose name contains
+    this (e.g. ``/jazz/``: the corpus's jazz arrangements, the style PPO is pushed toward);
+    empty: the whole training split."""
     updates: int = 100
     """PPO updates (each: rollouts, scoring, several epochs of minibatches)."""
     batch_size: int = 32

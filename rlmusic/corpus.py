@@ -181,13 +181,15 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
         raise RLMusicError("converting music21's corpus produced no MIDI file; check the music21 install")
     arrangements = 0
     if arrangements_per_style:
-        from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
+        from rlmusic.jazz_data import (CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES, build_jazz_set, read_manifest,
+                                           styles_available)
 
         if styles_available():
             # The "arrangements" split draws charts from its own random stream, disjoint from the
             # discriminator's train and test charts.
             folder = build_jazz_set(tmp / "mma", per_style={"arrangements": arrangements_per_style},
-                                    workers=cfg.workers, progress=progress)
+                                    styles=(CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES), workers=cfg.workers,
+                                    progress=progress)
             arrangements = len(read_manifest(folder)["pieces"])
         else:
             print("rlmusic: MMA is not installed, so the default corpus has no jazz/non-jazz arrangements "
@@ -229,8 +231,11 @@ class Corpus:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     def indices(self, split: str) -> np.ndarray:
-        if split not in ("train", "val"):
+        """Pieces of ``split``: "train", "val" or "all"."""
+        if split not in ("train", "val", "all"):
             raise ValueError(split)
+        if split == "all":
+            return np.arange(len(self.is_val))
         return np.flatnonzero(self.is_val if split == "val" else ~self.is_val)
 
     def stream(self, split: str, bos: int, eos: int) -> np.ndarray:

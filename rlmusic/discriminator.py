@@ -23,6 +23,7 @@ from rlmusic.checkpoint import resolve_checkpoint, save_checkpoint
 from rlmusic.config import ClfConfig
 from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
+from rlmusic.jazz_data import family_of
 from rlmusic.data import transpose_windows
 from rlmusic.tokens import pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
 
@@ -279,21 +280,22 @@ def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) 
 
 
 def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> list[set[str]]:
-    """k sets of held-out styles, each with about 1/k of the jazz and 1/k of the other styles."""
+    """k sets of held-out groove families (``family_of``: a style with its variants and other
+    libraries' versions), each with about 1/k of the jazz and 1/k of the other families."""
     rng = np.random.default_rng(seed)
     folds: list[set[str]] = [set() for _ in range(k)]
     for lab in (1, 0):
-        styles = sorted({g for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
+        styles = sorted({family_of(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
         for i, s in enumerate(rng.permutation(styles)):
             folds[i % k].add(str(s))
     return folds
 
 
 def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True) -> dict:
-    """Train on all but a fold of groove styles, test on the held-out styles' pieces (every split)."""
+    """Train on all but a fold of groove families, test on the held-out families' pieces (every split)."""
     results = []
     for i, held in enumerate(style_folds(data.groups, data.labels, cfg.cv_folds, cfg.seed)):
-        held_mask = np.array([g in held for g in data.groups])
+        held_mask = np.array([family_of(g) in held for g in data.groups])
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
         test = data.select(held_mask)
         torch.manual_seed(cfg.seed + i)

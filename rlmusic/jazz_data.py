@@ -29,19 +29,77 @@ from tqdm import tqdm
 
 from rlmusic.errors import RLMusicError
 
-DATA_VERSION = "jazz-v1"
-MMA_STYLES = Path("/usr/share/mma/lib/stdlib")
+DATA_VERSION = "jazz-v2"
+MMA_LIB = Path("/usr/share/mma/lib")
+MMA_STYLES = MMA_LIB / "stdlib"
 
-# Style files (MMA's stdlib) by label. Left out as ambiguous: the blues family (blues,
-# slowblues, fastblues, countryblues, bluefolk), ragtime, boogie (boggiewoggie,
-# shuffleboggie), western/country swing, charleston, softshoe, strut, 68swing, showtune
-# and broadway (swing-era show styles), jazzrock, jazzrhumba, lfusion.
+# Style files by label: a bare name is in MMA's stdlib, "lib/name" in another MMA library
+# (casio, yamaha, kara). Left out as ambiguous: the blues family (blues, slowblues, fastblues,
+# countryblues, bluefolk), ragtime, boogie (boggiewoggie, shuffleboggie), western/country swing,
+# charleston, softshoe, strut, 68swing, jive, foxtrot, quickstep, showtune and broadway
+# (swing-era show and dance styles), ballad (MMA's is a jazz ballad in all but name), jazzrock,
+# jazzrhumba, lfusion, casio/fusion and yamaha/jazzcountry. The zoom library is drums only;
+# 68march rejects the 3-beat melody patterns.
 JAZZ_STYLES = ["swing", "fastswing", "easyswing", "bebop", "jazzcombo", "jazzguitar", "bigband", "slowjazz",
                "modernjazz", "mellowjazz", "nitejazz", "evansish", "jazzwaltz", "fastjazzwaltz", "modernjazzwaltz",
-               "bossanova", "dixie", "gypsyjazz"]
+               "bossanova", "dixie", "gypsyjazz", "folkyjazz", "jazz-54",
+               "casio/fastbigband", "casio/middlebigband", "casio/slowbigband", "casio/jazzcombo", "casio/jazzwaltz",
+               "casio/modernjazz", "casio/slowswing", "casio/swing",
+               "yamaha/jazzGrtrio", "yamaha/jazzbasie", "yamaha/jazzbossa", "yamaha/jazzbouncy", "yamaha/jazzswing",
+               "yamaha/jazztrio", "yamaha/jazzwaltz", "kara/kbossa"]
 OTHER_STYLES = ["50srock", "60srock", "basicrock", "8beat", "softrock", "folkrock", "rockballad", "countrywaltz",
                 "slowcountry", "bluegrass", "polka", "march", "folk", "hymn", "waltz", "vienesewaltz", "tango",
-                "salsa", "merengue", "trance", "ska", "twist"]
+                "salsa", "merengue", "trance", "ska", "twist",
+                "beguine", "bolero", "calypso", "chacha", "mambo", "samba", "son", "rhumba", "afro-cuban", "popballad",
+                "lullaby", "zydeco", "bubblerock", "rb", "dsoul", "bvfunk", "frenchwaltz", "spiritual",
+                "hillcountry", "cubanguitar", "lighttango", "desert", "guitarballad", "pianoballad", "rockwaltz",
+                "arpeggio44",
+                "casio/16beat1", "casio/8beat1", "casio/60spop", "casio/80spop", "casio/funk1", "casio/heavymetal",
+                "casio/house", "casio/techno", "casio/rock1", "casio/polka", "casio/germanmarch", "casio/soul",
+                "casio/twist", "casio/trance1", "casio/electricpop", "casio/dance1", "casio/hip-hop",
+                "casio/worldpop", "casio/digitalrock", "casio/poprock1", "casio/serenade", "casio/popwaltz",
+                "casio/8beatballad1", "casio/mellowrb",
+                "yamaha/mambo", "yamaha/salsa1", "yamaha/w-rock", "yamaha/western",
+                "kara/8beatmotown", "kara/K50s_rock", "kara/Kfunk1", "kara/fasttwist"]
+# The first set (jazz-v1): the styles of the default pretraining corpus's arrangements, kept
+# as they were so the shipped policy's corpus does not change.
+CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES = JAZZ_STYLES[:18], OTHER_STYLES[:22]
+
+# Grouped cross-validation holds out whole families: variants of one groove (fast/slow, another
+# library's version) are held out together, so "unseen" means no close relative was seen.
+FAMILIES = {
+    "swing": ["swing", "fastswing", "easyswing", "casio/swing", "casio/slowswing", "yamaha/jazzswing",
+              "yamaha/jazzbouncy"],
+    "bigband": ["bigband", "casio/fastbigband", "casio/middlebigband", "casio/slowbigband", "yamaha/jazzbasie"],
+    "jazzcombo": ["jazzcombo", "casio/jazzcombo", "yamaha/jazztrio", "yamaha/jazzGrtrio"],
+    "modernjazz": ["modernjazz", "casio/modernjazz"],
+    "jazzwaltz": ["jazzwaltz", "fastjazzwaltz", "modernjazzwaltz", "casio/jazzwaltz", "yamaha/jazzwaltz"],
+    "bossa": ["bossanova", "yamaha/jazzbossa", "kara/kbossa"],
+    "jazzguitar": ["jazzguitar", "folkyjazz"],
+    "rock": ["50srock", "60srock", "basicrock", "kara/K50s_rock", "casio/rock1", "yamaha/w-rock",
+             "casio/digitalrock", "casio/heavymetal", "bubblerock"],
+    "8beat": ["8beat", "casio/8beat1", "casio/16beat1", "casio/poprock1"],
+    "polka": ["polka", "casio/polka"],
+    "march": ["march", "casio/germanmarch"],
+    "waltz": ["waltz", "vienesewaltz", "frenchwaltz"],
+    "tango": ["tango", "lighttango"],
+    "latin": ["salsa", "yamaha/salsa1", "mambo", "yamaha/mambo", "son", "chacha", "rhumba", "afro-cuban",
+              "cubanguitar"],
+    "twist": ["twist", "casio/twist", "kara/fasttwist"],
+    "trance": ["trance", "casio/trance1", "casio/techno", "casio/house", "casio/dance1"],
+    "funk": ["bvfunk", "casio/funk1", "kara/Kfunk1"],
+    "soul": ["rb", "dsoul", "casio/soul", "casio/mellowrb", "kara/8beatmotown"],
+    "ballad": ["rockballad", "popballad", "casio/8beatballad1", "guitarballad", "pianoballad"],
+    "hymn": ["hymn", "spiritual"],
+    "country": ["countrywaltz", "slowcountry", "hillcountry", "yamaha/western"],
+}
+FAMILY_OF = {style: family for family, members in FAMILIES.items() for style in members}
+
+
+def family_of(style: str) -> str:
+    """The groove family grouped cross-validation holds out together (the style itself if alone)."""
+    return FAMILY_OF.get(style, style)
+
 
 # Progressions in C as (roman numeral, quality) per bar; families drawn independently of the label.
 JAZZY = [
@@ -85,10 +143,13 @@ def require_mma() -> None:
 
 
 def grooves_of(style: str) -> list[str]:
-    """Main grooves a style file defines (intros, endings and fills left out)."""
-    text = (MMA_STYLES / f"{style}.mma").read_text(errors="replace")
+    """Main grooves a style file defines (intros, endings, fills and metronomes left out), named
+    so MMA finds them: bare for the stdlib, ``lib/file:Groove`` for the other libraries."""
+    lib, name = style.split("/") if "/" in style else ("stdlib", style)
+    text = (MMA_LIB / lib / f"{name}.mma").read_text(errors="replace")
     names = re.findall(r"(?m)^\s*DefGroove\s+(\S+)", text)
-    return [n for n in names if not re.search(r"(intro|end|fill|break)", n, re.I)]
+    names = [n for n in names if not re.search(r"(intro|end|fill|break|metronome)", n, re.I)]
+    return names if lib == "stdlib" else [f"{lib}/{name}:{n}" for n in names]
 
 
 @dataclass
@@ -169,7 +230,7 @@ def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None,
                 grooves = grooves_of(style)
                 for i in range(count):
                     chart = random_chart(rng, style, grooves[rng.integers(len(grooves))], label)
-                    name = f"{split}/{'jazz' if label else 'other'}/{style}_{i:03d}.mid"
+                    name = f"{split}/{'jazz' if label else 'other'}/{style.replace('/', '-')}_{i:03d}.mid"
                     jobs.append((chart.__dict__, str(tmp / name)))
                     charts.append({"file": name, "split": split} | {k: v for k, v in chart.__dict__.items() if k != "chords"}
                                   | {"bars": len(chart.chords)})

@@ -100,3 +100,35 @@ def test_roc_auc_by_hand():
     assert roc_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
     assert roc_auc(np.array([1, 0]), np.array([0.5, 0.5])) == 0.5
     assert roc_auc(np.array([1, 1, 0]), np.array([0.3, 0.9, 0.5])) == 0.5
+
+
+def test_families_hold_out_variants_together_and_never_mix_labels():
+    from rlmusic.discriminator import style_folds
+    from rlmusic.jazz_data import FAMILIES, JAZZ_STYLES, OTHER_STYLES, family_of
+
+    for family, members in FAMILIES.items():
+        labels = {s in JAZZ_STYLES for s in members}
+        assert len(labels) == 1 and all(s in JAZZ_STYLES + OTHER_STYLES for s in members), family
+    groups = ["swing", "casio/swing", "fastswing", "bebop", "dixie", "march", "casio/germanmarch", "polka", "ska"]
+    labels = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0])
+    folds = style_folds(groups, labels, 2, seed=0)
+    assert sorted(set().union(*folds)) == sorted({family_of(g) for g in groups})
+    assert family_of("casio/swing") == family_of("fastswing") == "swing" and family_of("bebop") == "bebop"
+    for fold in folds:  # each fold holds out jazz and non-jazz families
+        assert any(f in fold for f in ("swing", "bebop", "dixie")) and any(f in fold for f in ("march", "polka", "ska"))
+
+
+def test_other_mma_libraries_render(tmp_path):
+    from rlmusic.jazz_data import grooves_of
+
+    assert all(g.startswith("yamaha/jazzbasie:") for g in grooves_of("yamaha/jazzbasie"))
+    assert not any("intro" in g.lower() or "end" in g.lower() for g in grooves_of("yamaha/jazzbasie"))
+    folder = build_jazz_set(tmp_path / "set", per_style={"train": 1}, styles=(["casio/swing"], ["kara/Kfunk1"]),
+                            workers=1, progress=False)
+    m = read_manifest(folder)
+    assert not m["failed"] and {p["style"] for p in m["pieces"]} == {"casio/swing", "kara/Kfunk1"}
+    from rlmusic.midi_io import load_score
+
+    for p in m["pieces"]:
+        assert "/" not in p["file"].split("/", 2)[2]  # "casio/swing" is written as casio-swing_000.mid
+        assert len(load_score(folder / p["file"]).tracks[0].notes) > 20

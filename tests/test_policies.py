@@ -112,3 +112,53 @@ def test_registry_names_and_unknown_policy():
     assert set(POLICIES) == {"transformer", "lstm"}
     with pytest.raises(RLMusicError, match="unknown policy 'gru'; known policies: lstm, transformer"):
         build_policy(ModelConfig(policy="gru"), V, SPECIAL)
+
+
+def test_fast_gpt2_decode_matches_transformers_forward():
+    from policies.gpt2_decode import KVBuffers, gpt2_forward
+
+    p = make("transformer")
+    assert p.fast_decode
+    x = torch.randint(3, V, (3, 30))
+    full = p(x)
+    with torch.no_grad():  # sampling's setting: the fast path, KV buffers as the state
+        a = p(x[:, :7], use_cache=True)
+        steps = [a]
+        for t in range(7, 30):
+            steps.append(p(x[:, t : t + 1], state=steps[-1].state, use_cache=True))
+        assert isinstance(steps[-1].state, KVBuffers) and steps[-1].state.length == 30
+        torch.testing.assert_close(torch.cat([s.logits for s in steps], 1), full.logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(torch.cat([s.values for s in steps], 1), full.values, atol=1e-5, rtol=1e-5)
+        # Buffers that start too small grow and keep what they held; a chunk after a cache is causal.
+        h, kv = gpt2_forward(p.lm, x[:, :5], None, capacity=5)
+        h2, kv = gpt2_forward(p.lm, x[:, 5:30], kv, capacity=5)
+        assert kv.keys.shape[3] >= 30
+        hf = p.lm.transformer(x).last_hidden_state
+        torch.testing.assert_close(torch.cat([h, h2], 1), hf, atol=1e-5, rtol=1e-5)
+
+
+def test_fast_decode_samples_what_the_transformers_path_samples():
+    p = make("transformer")
+    prompts = torch.ones(4, 1, dtype=torch.long)
+    cfg = SampleConfig(max_new_tokens=30, top_k=10)
+    runs = []
+    for fast in (True, False):
+        p.fast_decode = fast
+        ids, r = sample(p, prompts, cfg, torch.Generator().manual_seed(3), stop_at_eos=False, record=True)
+        runs.append((ids, r))
+    assert torch.equal(runs[0][0], runs[1][0])
+    torch.testing.assert_close(runs[0][1].logprobs, runs[1][1].logprobs, atol=1e-5, rtol=1e-5)
+
+
+def test_draw_follows_the_distribution_and_never_picks_zero_probability():
+    from rlmusic.policy import draw
+
+    probs = torch.tensor([[0.1, 0.0, 0.6, 0.3, 0.0]]).repeat(200_000, 1)
+    picks = draw(probs, torch.Generator().manual_seed(0))
+    freq = torch.bincount(picks, minlength=5).double() / len(picks)
+    assert freq[1] == 0 and freq[4] == 0
+    # 200k draws: the standard error of each frequency is below 0.0011, so 0.005 is > 4 sigma.
+    torch.testing.assert_close(freq, probs[0].double(), atol=5e-3, rtol=0)
+    one_hot = torch.zeros(3, 7)
+    one_hot[:, 6] = 1.0
+    assert draw(one_hot).tolist() == [6, 6, 6]

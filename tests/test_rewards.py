@@ -131,3 +131,28 @@ def test_trl_signature(tok):
     out = fn(prompts=["BOS_None"] * 2, completions=["", ""],
              completion_ids=[_ids(tok, [60] * 8), _ids(tok, [60, 62, 64, 65, 67, 69, 71, 72])], trainer_state=None)
     assert isinstance(out, list) and out[1] == 0.0 and out[0] < 0
+
+
+def test_bands_from_a_selection_of_the_corpus(folk_dir, cache_dir):
+    import numpy as np
+
+    from rlmusic.bands import corpus_bands, corpus_sample
+    from rlmusic.config import DataConfig, TokenizerConfig
+    from rlmusic.corpus import tokenize_folder
+    from rlmusic.metrics import pitch_class_entropy
+    from rlmusic.tokens import build_tokenizer
+
+    tok = build_tokenizer(TokenizerConfig())
+    corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
+    train = [corpus.names[i] for i in corpus.indices("train")]
+    select = train[0][:-1]  # a name prefix shared by a few pieces only
+    chosen = [i for i in corpus.indices("train") if select in corpus.names[i]]
+    assert 0 < len(chosen) < len(train)
+    pieces, ids = corpus_sample(corpus, tok, "train", select=select)
+    assert ids == [corpus.piece(i).tolist() for i in chosen]
+    values = np.array([pitch_class_entropy(p) for p in pieces])
+    bands = corpus_bands(corpus, tok, select=select)
+    assert bands["pitch_class_entropy"] == pytest.approx((np.quantile(values, 0.05), np.quantile(values, 0.95)))
+    assert bands != corpus_bands(corpus, tok)  # cached apart from the whole-split bands
+    with pytest.raises(RLMusicError, match="no train piece"):
+        corpus_sample(corpus, tok, "train", select="no such piece")
