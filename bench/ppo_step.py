@@ -4,7 +4,8 @@
 
 Batch: 32 rollouts x 128 new tokens from BOS prompts, rewards ``repetition,tonic,scale``, one
 torch thread. Our PPO runs at TRL 1.12's setting (one epoch, one minibatch) for the ratio, and
-at its own default (4 epochs of 4 minibatches) for reference. GRPO groups 8 completions per
+at its own default (4 epochs of 4 minibatches) for reference; once more with its rollouts
+sampled through ``transformers``' GPT-2 forward instead of ``policies/gpt2_decode.py``. GRPO groups 8 completions per
 prompt. TRL 1.12 runs in its own virtual environment (created on first use in
 ``$TRL112_VENV``, default /tmp/trl112: ``python -m venv --system-site-packages`` then
 ``pip install trl==1.12.0``). The first update of every algorithm is warm-up and left out.
@@ -39,12 +40,13 @@ from rlmusic.tracking import read_metrics  # noqa: E402
 REWARD = "repetition,tonic,scale"
 
 
-def ours(cfg, policy, tok, epochs: int, minibatch: int, updates: int) -> list[float]:
+def ours(cfg, policy, tok, epochs: int, minibatch: int, updates: int, fast_decode: bool = True) -> list[float]:
     with tempfile.TemporaryDirectory() as d:
         c = load_config(None, {"ppo": {"out_dir": d, "updates": updates, "epochs": epochs, "minibatch_size": minibatch,
                                        "save_every": 1000}}, base=cfg)
-        ref = load_policy_copy(policy)
-        finetune(c, load_policy_copy(policy), ref, tok, build_reward(REWARD, REWARDS), progress=False)
+        ref, trained = load_policy_copy(policy), load_policy_copy(policy)
+        trained.fast_decode = fast_decode and trained.fast_decode
+        finetune(c, trained, ref, tok, build_reward(REWARD, REWARDS), progress=False)
         rows = read_metrics(d)
     return [r["time/rollout"] + r["time/score"] + r["time/update"] for r in rows]
 
@@ -100,6 +102,8 @@ def main() -> None:
         policy = build_policy(cfg.model, len(tok), special_ids(tok))
     runs = {"ours (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, 32, args.updates + 1),
             "ours (4 epochs x 4 minibatches)": ours(cfg, policy, tok, 4, 8, args.updates + 1),
+            "ours, transformers decode (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, 32, args.updates + 1,
+                                                                     fast_decode=False),
             "TRL 1.16 GRPO": grpo(cfg, policy, tok, args.updates + 1)}
     if not args.skip_trl112:
         with tempfile.TemporaryDirectory() as d:
@@ -110,7 +114,7 @@ def main() -> None:
     base = per_update["ours (1 epoch, 1 minibatch)"]
     print(f"seconds per update, 32 rollouts x 128 new tokens, rewards {REWARD}, median of {args.updates} after warm-up")
     for k, v in per_update.items():
-        print(f"  {k:38s} {v:7.2f} s   {v / base:4.2f}x the time of ours (1 epoch, 1 minibatch)")
+        print(f"  {k:50s} {v:7.2f} s   {v / base:4.2f}x the time of ours (1 epoch, 1 minibatch)")
     if args.json:
         Path(args.json).write_text(json.dumps({"per_update_s": per_update, "raw": runs}, indent=2))
 

@@ -303,7 +303,8 @@ def cmd_train_clf(args) -> int:
         torch.set_num_threads(cfg.clf.threads)
     if bool(args.jazz) != bool(args.other):
         raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
-    tokenizer = load_checkpoint(args.policy, load_policy).tokenizer if args.policy else build_tokenizer(cfg.tokenizer)
+    policy = args.policy or cfg.clf.init_from  # the discriminator speaks its tokenizer
+    tokenizer = load_checkpoint(policy, load_policy).tokenizer if policy else build_tokenizer(cfg.tokenizer)
     t0 = time.time()
     if args.jazz:
         data = _user_labelled(args.jazz, args.other, tokenizer, cfg.data)

@@ -253,7 +253,10 @@ class ClfConfig:
     """Random transposition of each training window by up to +/- this many semitones (0: off),
     so the classifier cannot key on a groove's exact voicings."""
     cv_folds: int = 0
-    """Grouped cross-validation folds, holding out whole groove styles (0: off)."""
+    """Grouped cross-validation folds, holding out whole groove families (0: off)."""
+    init_from: str = ""
+    """A GPT-2 policy checkpoint whose trunk initialises the classifier (its sizes replace
+    n_layer/n_head/n_embd/dropout); empty: a fresh transformer of those sizes."""
     seed: int = 0
     """Seeds windows, initialisation and folds."""
     threads: int = 0

@@ -45,10 +45,23 @@ class Discriminator(nn.Module):
     @classmethod
     def build(cls, cfg: ClfConfig, tokenizer) -> "Discriminator":
         sp = special_ids(tokenizer)
+        labels = dict(num_labels=2, pad_token_id=sp["pad"], id2label={0: "other", 1: "jazz"},
+                      label2id={"other": 0, "jazz": 1})
+        if cfg.init_from:  # the policy's trunk, which already knows the corpus's music; a new score head
+            from rlmusic.tokens import load_miditok
+
+            folder = resolve_checkpoint(cfg.init_from)
+            if tokenizer_fingerprint(load_miditok(folder)) != tokenizer_fingerprint(tokenizer):
+                raise RLMusicError(f"clf.init_from={cfg.init_from} has another vocabulary than the discriminator's "
+                                   f"tokenizer; pass the same checkpoint as --policy")
+            model = AutoModelForSequenceClassification.from_pretrained(str(folder), **labels)
+            if model.config.model_type != "gpt2" or model.config.n_positions < cfg.max_window:
+                raise RLMusicError(f"clf.init_from must be a GPT-2 policy with a context of at least "
+                                   f"clf.max_window={cfg.max_window} tokens")
+            return cls(model, tokenizer_fingerprint(tokenizer), cfg.max_window)
         hf = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.max_window, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
-                        num_labels=2, pad_token_id=sp["pad"], bos_token_id=sp["bos"], eos_token_id=sp["eos"],
-                        id2label={0: "other", 1: "jazz"}, label2id={"other": 0, "jazz": 1})
+                        bos_token_id=sp["bos"], eos_token_id=sp["eos"], **labels)
         return cls(AutoModelForSequenceClassification.from_config(hf), tokenizer_fingerprint(tokenizer), cfg.max_window)
 
     def num_parameters(self) -> int:
@@ -302,6 +315,9 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True)
         disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
         r = evaluate_discriminator(disc, test, cfg)
         results.append({"held_out": sorted(held), "accuracy": r["accuracy"], "roc_auc": r["roc_auc"], "n": r["n"]})
+        if progress:
+            tqdm.write(f"fold {i + 1}/{cfg.cv_folds}: held out {', '.join(sorted(held))}: accuracy "
+                       f"{r['accuracy']:.3f}, ROC-AUC {r['roc_auc']:.3f} ({r['n']} pieces)")
     return {"folds": results, "accuracy": float(np.mean([r["accuracy"] for r in results])),
             "roc_auc": float(np.nanmean([r["roc_auc"] for r in results]))}
 
