@@ -132,3 +132,21 @@ def test_other_mma_libraries_render(tmp_path):
     for p in m["pieces"]:
         assert "/" not in p["file"].split("/", 2)[2]  # "casio/swing" is written as casio-swing_000.mid
         assert len(load_score(folder / p["file"]).tracks[0].notes) > 20
+
+
+def test_classifier_can_start_from_a_policy_trunk(trained_run):
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(trained_run, load_policy)
+    disc = Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), ckpt.tokenizer)
+    trunk = ckpt.policy.lm.transformer
+    assert disc.model.config.n_layer == trunk.config.n_layer
+    assert torch.equal(disc.model.transformer.wte.weight, trunk.wte.weight)
+    assert torch.equal(disc.model.transformer.h[0].attn.c_attn.weight, trunk.h[0].attn.c_attn.weight)
+    assert disc.prob_jazz([[5, 6, 7]]).shape == (1,)
+    other = build_tokenizer(TokenizerConfig(beat_res={"0-4": 8, "4-12": 4}))
+    with pytest.raises(RLMusicError, match="another vocabulary"):
+        Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), other)
+    with pytest.raises(RLMusicError, match="context of at least"):
+        Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=128), ckpt.tokenizer)
