@@ -52,18 +52,19 @@ def gpt2_forward(lm, input_ids: torch.Tensor, kv: KVBuffers | None, capacity: in
     cfg = lm.config
     B, T = input_ids.shape
     H, D = cfg.n_head, cfg.n_embd // cfg.n_head
-    if kv is None:
-        shape = (cfg.n_layer, B, H, max(capacity, T), D)
-        w = trunk.wte.weight
-        kv = KVBuffers(w.new_empty(shape), w.new_empty(shape))
-    kv.reserve(T)
-    start, end = kv.length, kv.length + T
+    if kv is not None:
+        kv.reserve(T)
+    start = kv.length if kv is not None else 0
+    end = start + T
     pos = torch.arange(start, end, device=input_ids.device)
     x = trunk.wte(input_ids) + trunk.wpe(pos)  # (B, T, C)
     for i, block in enumerate(trunk.h):
         attn, mlp = block.attn, block.mlp
         h = F.layer_norm(x, (cfg.n_embd,), block.ln_1.weight, block.ln_1.bias, cfg.layer_norm_epsilon)
         qkv = torch.addmm(attn.c_attn.bias, h.view(B * T, -1), attn.c_attn.weight).view(B, T, 3, H, D)
+        if kv is None:  # allocated in the dtype the projections produce (bf16 under autocast)
+            shape = (cfg.n_layer, B, H, max(capacity, T), D)
+            kv = KVBuffers(qkv.new_empty(shape), qkv.new_empty(shape))
         q = qkv[:, :, 0].transpose(1, 2)  # (B, H, T, D)
         kv.keys[i, :, :, start:end] = qkv[:, :, 1].transpose(1, 2)
         kv.values[i, :, :, start:end] = qkv[:, :, 2].transpose(1, 2)

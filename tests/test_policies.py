@@ -162,3 +162,14 @@ def test_draw_follows_the_distribution_and_never_picks_zero_probability():
     one_hot = torch.zeros(3, 7)
     one_hot[:, 6] = 1.0
     assert draw(one_hot).tolist() == [6, 6, 6]
+
+
+def test_fast_decode_under_bf16_autocast_keeps_its_cache_in_bf16():
+    p = make("transformer")
+    x = torch.randint(3, V, (2, 12))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # what accelerate does on a GPU
+        a = p(x[:, :8], use_cache=True)
+        b = p(x[:, 8:], state=a.state, use_cache=True)
+    assert a.state.keys.dtype == torch.bfloat16 and a.state.length == 12
+    full = p(x).logits
+    torch.testing.assert_close(torch.cat([a.logits, b.logits], 1).float(), full, atol=0.1, rtol=0.05)
