@@ -333,7 +333,7 @@ def cmd_train_clf(args) -> int:
         if "folk_bach_accuracy" in result:
             print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
     if cv:
-        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove styles held out): accuracy {cv['accuracy']:.3f}, "
+        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f}, "
               f"ROC-AUC {cv['roc_auc']:.3f}")
     print(f"discriminator: {path} ({seconds:.0f}s)")
     if args.report:
@@ -537,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR`")
     p.add_argument("--policy", help="policy checkpoint whose tokenizer the discriminator must share")
     p.add_argument("--out", help="checkpoint folder (default: clf.out_dir)")
-    p.add_argument("--cv", type=int, help="grouped cross-validation folds holding out whole groove styles")
+    p.add_argument("--cv", type=int, help="grouped cross-validation folds holding out whole groove families")
     p.add_argument("--report", help="also write the evaluation as JSON here")
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", metavar="section.key=value")

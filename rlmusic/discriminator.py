@@ -25,7 +25,7 @@ from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import family_of
 from rlmusic.data import transpose_windows
-from rlmusic.tokens import pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
+from rlmusic.tokens import load_miditok, pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
 
 CLF_FILE = "discriminator.json"
 
@@ -48,8 +48,6 @@ class Discriminator(nn.Module):
         labels = dict(num_labels=2, pad_token_id=sp["pad"], id2label={0: "other", 1: "jazz"},
                       label2id={"other": 0, "jazz": 1})
         if cfg.init_from:  # the policy's trunk, which already knows the corpus's music; a new score head
-            from rlmusic.tokens import load_miditok
-
             folder = resolve_checkpoint(cfg.init_from)
             if tokenizer_fingerprint(load_miditok(folder)) != tokenizer_fingerprint(tokenizer):
                 raise RLMusicError(f"clf.init_from={cfg.init_from} has another vocabulary than the discriminator's "
