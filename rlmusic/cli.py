@@ -327,14 +327,20 @@ def cmd_train_clf(args) -> int:
     path = save_discriminator(disc, cfg.clf.out_dir, tokenizer, meta)
     if result:
         c = result["confusion"]
-        print(f"held-out test: accuracy {result['accuracy']:.3f}, ROC-AUC {result['roc_auc']:.3f}; confusion "
+        print(f"held-out test: accuracy {result['accuracy']:.3f}, balanced {result['balanced_accuracy']:.3f}, "
+              f"ROC-AUC {result['roc_auc']:.3f}; confusion "
               f"(jazz->jazz {c['true_jazz_pred_jazz']}, jazz->other {c['true_jazz_pred_other']}, "
               f"other->jazz {c['true_other_pred_jazz']}, other->other {c['true_other_pred_other']})")
         if "folk_bach_accuracy" in result:
             print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
     if cv:
-        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f}, "
+        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
+              f"(all 'other' would score {cv['majority_rate']:.3f}), balanced accuracy {cv['balanced_accuracy']:.3f}, "
               f"ROC-AUC {cv['roc_auc']:.3f}")
+        for label, name in ((1, "jazz"), (0, "other")):
+            fams = {k: v for k, v in cv["by_family"].items() if v["label"] == label}
+            print(f"  unseen {name} families, accuracy: "
+                  + ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in sorted(fams.items(), key=lambda kv: kv[1]["accuracy"])))
     print(f"discriminator: {path} ({seconds:.0f}s)")
     if args.report:
         Path(args.report).write_text(json.dumps(meta, indent=1, default=str))

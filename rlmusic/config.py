@@ -249,6 +249,10 @@ class ClfConfig:
     about two bars of a dense arrangement, enough for swing and comping rhythm."""
     eval_windows: int = 4
     """Windows averaged per test piece."""
+    balance: str = "piece"
+    """How a label's training windows are drawn: "piece" (every piece equally likely) or
+    "family" (every groove family equally likely, then a piece in it), so that families with
+    many style files (swing, rock) do not outweigh the rest."""
     augment_transpose: int = 6
     """Random transposition of each training window by up to +/- this many semitones (0: off),
     so the classifier cannot key on a groove's exact voicings."""
@@ -270,6 +274,8 @@ class ClfConfig:
             raise RLMusicError("clf.n_embd must be divisible by clf.n_head")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise RLMusicError("clf.cv_folds must be 0 (off) or at least 2")
+        if self.balance not in ("piece", "family"):
+            raise RLMusicError(f"clf.balance must be 'piece' or 'family', not {self.balance!r}")
 
 
 @dataclass

@@ -162,18 +162,23 @@ def labelled_from_corpus(corpus: Corpus, manifest: dict | None = None) -> Labell
 # --- training ---------------------------------------------------------------------------------
 
 
-def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int) -> tuple[list, list]:
+def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
+                   balance: str = "piece") -> tuple[list, list]:
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
-    so window length says nothing about the label."""
+    so window length says nothing about the label. ``balance="family"`` first draws a groove family
+    of the label uniformly (``family_of``), then a piece in it."""
     windows, labels = [], []
-    by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
     lengths = np.array([len(p) for p in data.pieces])
+    fams = np.array([family_of(g) for g in data.groups]) if balance == "family" else None
     for k in range(batch):
         lab = k % 2
         length = int(rng.integers(lo, hi + 1))
-        pool = by_label[lab][lengths[by_label[lab]] >= length]
-        if len(pool) == 0:
-            pool = by_label[lab]
+        pool = np.flatnonzero(data.labels == lab)
+        if fams is not None:
+            names = np.unique(fams[pool])
+            pool = pool[fams[pool] == names[rng.integers(len(names))]]
+        long_enough = pool[lengths[pool] >= length]
+        pool = long_enough if len(long_enough) else pool
         piece = data.pieces[pool[rng.integers(len(pool))]]
         start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
         windows.append(piece[start : start + length].tolist())
@@ -196,7 +201,7 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     disc.train()
     bar = tqdm(range(cfg.steps), desc="train-clf", unit="step", disable=not progress)
     for step in bar:
-        windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window)
+        windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance)
         if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
             windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
         loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
@@ -263,6 +268,14 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
+def balanced_accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
+    """Mean of the per-class recalls, so a set that is 69% "other" does not score 0.69 for
+    calling everything "other" (that scores 0.5); NaN with one class."""
+    if not (labels == 1).any() or not (labels == 0).any():
+        return math.nan
+    return float(0.5 * ((pred[labels == 1] == 1).mean() + (pred[labels == 0] == 0).mean()))
+
+
 def report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
     pred = (probs >= 0.5).astype(int)
     by_group = {}
@@ -272,6 +285,8 @@ def report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
                        "mean_p_jazz": float(probs[m].mean()), "label": int(labels[m][0])}
     return {
         "n": int(len(labels)), "accuracy": float((pred == labels).mean()) if len(labels) else math.nan,
+        "balanced_accuracy": balanced_accuracy(labels, pred),
+        "majority_rate": float(max(labels.mean(), 1 - labels.mean())) if len(labels) else math.nan,
         "roc_auc": roc_auc(labels, probs),
         "confusion": {"true_jazz_pred_jazz": int(((labels == 1) & (pred == 1)).sum()),
                       "true_jazz_pred_other": int(((labels == 1) & (pred == 0)).sum()),
@@ -303,8 +318,12 @@ def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> lis
 
 
 def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True) -> dict:
-    """Train on all but a fold of groove families, test on the held-out families' pieces (every split)."""
-    results = []
+    """Train on all but a fold of groove families, test on the held-out families' pieces (every split).
+
+    Reports per fold and overall accuracy, balanced accuracy (the held-out pieces are mostly
+    "other", so plain accuracy flatters), the majority-class rate, ROC-AUC, and each family's
+    accuracy when it was held out."""
+    results, by_family = [], {}
     for i, held in enumerate(style_folds(data.groups, data.labels, cfg.cv_folds, cfg.seed)):
         held_mask = np.array([family_of(g) in held for g in data.groups])
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
@@ -312,12 +331,19 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True)
         torch.manual_seed(cfg.seed + i)
         disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
         r = evaluate_discriminator(disc, test, cfg)
-        results.append({"held_out": sorted(held), "accuracy": r["accuracy"], "roc_auc": r["roc_auc"], "n": r["n"]})
+        for style, g in r["by_style"].items():
+            f = by_family.setdefault(family_of(style), {"label": g["label"], "n": 0, "correct": 0.0})
+            f["n"] += g["n"]
+            f["correct"] += g["accuracy"] * g["n"]
+        results.append({"held_out": sorted(held), "n": r["n"]}
+                       | {k: r[k] for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")})
         if progress:
             tqdm.write(f"fold {i + 1}/{cfg.cv_folds}: held out {', '.join(sorted(held))}: accuracy "
-                       f"{r['accuracy']:.3f}, ROC-AUC {r['roc_auc']:.3f} ({r['n']} pieces)")
-    return {"folds": results, "accuracy": float(np.mean([r["accuracy"] for r in results])),
-            "roc_auc": float(np.nanmean([r["roc_auc"] for r in results]))}
+                       f"{r['accuracy']:.3f} (all 'other': {r['majority_rate']:.3f}), balanced "
+                       f"{r['balanced_accuracy']:.3f}, ROC-AUC {r['roc_auc']:.3f} ({r['n']} pieces)")
+    families = {k: {"label": v["label"], "n": v["n"], "accuracy": v["correct"] / v["n"]} for k, v in sorted(by_family.items())}
+    mean = {k: float(np.nanmean([r[k] for r in results])) for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")}
+    return {"folds": results, **mean, "by_family": families}
 
 
 def save_discriminator(disc: Discriminator, out_dir: str | Path, tokenizer, meta: dict) -> Path:

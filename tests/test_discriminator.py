@@ -8,8 +8,9 @@ import torch
 from rewards import REWARDS
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import (Discriminator, evaluate_discriminator, labelled_from_corpus, load_discriminator,
-                                   roc_auc, sample_windows, save_discriminator, train_discriminator)
+from rlmusic.discriminator import (Discriminator, Labelled, balanced_accuracy, evaluate_discriminator, grouped_cv,
+                                   labelled_from_corpus, load_discriminator, roc_auc, sample_windows,
+                                   save_discriminator, train_discriminator)
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
 from rlmusic.reward import RewardBatch, build_reward
@@ -100,6 +101,38 @@ def test_roc_auc_by_hand():
     assert roc_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
     assert roc_auc(np.array([1, 0]), np.array([0.5, 0.5])) == 0.5
     assert roc_auc(np.array([1, 1, 0]), np.array([0.3, 0.9, 0.5])) == 0.5
+
+
+def test_balanced_accuracy_by_hand():
+    labels = np.array([1, 0, 0, 0])
+    assert balanced_accuracy(labels, np.zeros(4, int)) == 0.5  # all "other": plain accuracy would be 0.75
+    assert balanced_accuracy(labels, np.array([1, 0, 0, 1])) == 0.5 * (1 + 2 / 3)
+    assert np.isnan(balanced_accuracy(np.zeros(3, int), np.zeros(3, int)))
+
+
+def test_family_balance_draws_each_family_equally():
+    # 9 jazz pieces of the swing family (three style files) against 1 bebop piece; ids say which.
+    groups = ["swing", "fastswing", "casio/swing"] * 3 + ["bebop"] + ["march"] * 5 + ["polka"]
+    pieces = [np.full(50, {"bebop": 2, "march": 3, "polka": 3}.get(g, 1)) for g in groups]
+    labels = np.array([1] * 10 + [0] * 6)
+    data = Labelled(pieces, labels, groups, ["train"] * 16, groups)
+    for balance, bebop_share in (("piece", 0.1), ("family", 0.5)):
+        windows, labs = sample_windows(data, np.random.default_rng(0), 4000, 8, 16, balance)
+        jazz = [w[0] for w, lab in zip(windows, labs) if lab == 1]
+        assert abs(np.mean(np.array(jazz) == 2) - bebop_share) < 0.03, balance
+
+
+def test_grouped_cv_holds_out_every_family_once(labelled):
+    tok, data = labelled
+    cfg = ClfConfig(n_layer=1, n_embd=32, n_head=2, steps=10, batch_size=8, min_window=16, max_window=48, cv_folds=2)
+    cv = grouped_cv(data, tok, cfg, progress=False)
+    mma = [g for g in data.groups if g != "folk/bach"]
+    assert set(cv["by_family"]) == set(mma) and sum(f["n"] for f in cv["by_family"].values()) == len(mma)
+    assert all(f["label"] == (g in ("swing", "bebop")) for g, f in cv["by_family"].items())
+    for fold in cv["folds"]:  # one jazz and one other family held out, as many pieces of each here
+        assert len(fold["held_out"]) == 2 and fold["majority_rate"] == 0.5
+        assert 0 <= fold["balanced_accuracy"] <= 1 and 0 <= fold["roc_auc"] <= 1
+    assert cv["accuracy"] == np.mean([f["accuracy"] for f in cv["folds"]])
 
 
 def test_families_hold_out_variants_together_and_never_mix_labels():
