@@ -151,6 +151,15 @@ def test_families_hold_out_variants_together_and_never_mix_labels():
         assert any(f in fold for f in ("swing", "bebop", "dixie")) and any(f in fold for f in ("march", "polka", "ska"))
 
 
+def test_main_grooves_leave_out_intros_and_endings_but_not_descending():
+    from rlmusic.jazz_data import grooves_of
+
+    # stdlib's descendingjazz.mma: four main grooves, then intros and endings ("DescendingJazzEnd")
+    assert grooves_of("descendingjazz") == ["DescendingJazz", "DescendingJazzPlus", "DescendingJazzSus",
+                                            "DescendingJazzSusPlus"]
+    assert grooves_of("yamaha/jazzGrtrio") == ["yamaha/jazzGrtrio:JazzGrTrioMainA", "yamaha/jazzGrtrio:JazzGrTrioMainB"]
+
+
 def test_other_mma_libraries_render(tmp_path):
     from rlmusic.jazz_data import grooves_of
 
