@@ -256,6 +256,9 @@ class ClfConfig:
     augment_transpose: int = 6
     """Random transposition of each training window by up to +/- this many semitones (0: off),
     so the classifier cannot key on a groove's exact voicings."""
+    augment_drop_notes: float = 0.0
+    """Drop each note (its Pitch token and the Duration after it) of a training window with this
+    probability (0: off), so the classifier cannot key on a groove's exact note pattern."""
     cv_folds: int = 0
     """Grouped cross-validation folds, holding out whole groove families (0: off)."""
     init_from: str = ""
@@ -274,6 +277,8 @@ class ClfConfig:
             raise RLMusicError("clf.n_embd must be divisible by clf.n_head")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise RLMusicError("clf.cv_folds must be 0 (off) or at least 2")
+        if not 0 <= self.augment_drop_notes < 1:
+            raise RLMusicError("clf.augment_drop_notes must be in [0, 1)")
         if self.balance not in ("piece", "family"):
             raise RLMusicError(f"clf.balance must be 'piece' or 'family', not {self.balance!r}")
 

@@ -186,6 +186,19 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
     return windows, labels
 
 
+def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray, p: float,
+               rng: np.random.Generator) -> list[int]:
+    """The window without a random ``p`` share of its notes: a Pitch id and the Duration id right
+    after it go together (REMI-like streams); every other id stays."""
+    keep = np.ones(len(window), dtype=bool)
+    ids = np.asarray(window)
+    for i in np.flatnonzero(is_pitch[ids] & (rng.random(len(ids)) < p)):
+        keep[i] = False
+        if i + 1 < len(ids) and is_duration[ids[i + 1]]:
+            keep[i + 1] = False
+    return ids[keep].tolist()
+
+
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
                         log: Callable[[int, dict], None] | None = None, tokenizer=None) -> Discriminator:
     """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose``."""
@@ -195,6 +208,11 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     table = pitches = None
     if tokenizer is not None and cfg.augment_transpose and not tokenizer.is_trained:
         table, pitches = transpose_table(tokenizer, cfg.augment_transpose), pitch_of_ids(tokenizer)
+    is_pitch = is_duration = None
+    if tokenizer is not None and cfg.augment_drop_notes and not tokenizer.is_trained:
+        names = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
+        is_pitch = np.array([t.startswith("Pitch_") for t, _ in names])
+        is_duration = np.array([t.startswith("Duration_") for t, _ in names])
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
     device = next(disc.parameters()).device
@@ -204,6 +222,8 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
         windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance)
         if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
             windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
+        if is_pitch is not None:
+            windows = [drop_notes(w, is_pitch, is_duration, cfg.augment_drop_notes, rng) for w in windows]
         loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
         opt.zero_grad(set_to_none=True)
         loss.backward()

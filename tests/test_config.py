@@ -39,6 +39,8 @@ def test_parse_overrides_nests():
     ("model.n_embd=130", "divisible by model.n_head"),
     ("tokenizer.kind=ABC", "tokenizer.kind must be REMI or TSD"),
     ("model.n_layer", "must look like section.key=value"),
+    ("clf.balance=style", "clf.balance must be 'piece' or 'family'"),
+    ("clf.augment_drop_notes=1", "clf.augment_drop_notes must be in"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(override, message):
     with pytest.raises(RLMusicError, match=message.replace("(", r"\(")) as e:

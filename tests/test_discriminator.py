@@ -8,7 +8,8 @@ import torch
 from rewards import REWARDS
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import (Discriminator, Labelled, balanced_accuracy, evaluate_discriminator, grouped_cv,
+from rlmusic.discriminator import (Discriminator, Labelled, balanced_accuracy, drop_notes, evaluate_discriminator,
+                                   grouped_cv,
                                    labelled_from_corpus, load_discriminator, roc_auc, sample_windows,
                                    save_discriminator, train_discriminator)
 from rlmusic.errors import RLMusicError
@@ -120,6 +121,28 @@ def test_family_balance_draws_each_family_equally():
         windows, labs = sample_windows(data, np.random.default_rng(0), 4000, 8, 16, balance)
         jazz = [w[0] for w, lab in zip(windows, labs) if lab == 1]
         assert abs(np.mean(np.array(jazz) == 2) - bebop_share) < 0.03, balance
+
+
+def test_drop_notes_takes_pitch_and_duration_together():
+    tok = build_tokenizer(TokenizerConfig())
+    v = tok.vocab
+    names = sorted(v, key=v.get)
+    is_pitch = np.array([n.startswith("Pitch_") for n in names])
+    is_duration = np.array([n.startswith("Duration_") for n in names])
+    bar = [v["Bar_None"], v["Position_0"], v["Pitch_60"], v["Duration_1.0.12"], v["Pitch_64"], v["Duration_2.0.12"],
+           v["Position_12"], v["Pitch_67"], v["Duration_1.0.12"]]
+    window = bar * 50
+    rng = np.random.default_rng(0)
+    assert drop_notes(window, is_pitch, is_duration, 0.0, rng) == window
+    assert drop_notes(window, is_pitch, is_duration, 0.999999, rng) == [v["Bar_None"], v["Position_0"], v["Position_12"]] * 50
+    out = drop_notes(window, is_pitch, is_duration, 0.5, rng)
+    notes = [(a, b) for a, b in zip(out, out[1:]) if is_pitch[a]]
+    assert all(is_duration[b] for _, b in notes)  # every kept pitch keeps its duration
+    assert sum(is_duration[x] for x in out) == len(notes)  # and no duration is left without its pitch
+    assert 0.4 < len(notes) / 150 < 0.6
+    assert [x for x in out if not (is_pitch[x] or is_duration[x])] == [v["Bar_None"], v["Position_0"], v["Position_12"]] * 50
+    # the pairing holds for the right pitch: Pitch_60 keeps Duration_1.0.12, Pitch_64 Duration_2.0.12
+    assert all(b == v["Duration_2.0.12"] for a, b in notes if a == v["Pitch_64"])
 
 
 def test_grouped_cv_holds_out_every_family_once(labelled):
