@@ -201,7 +201,7 @@ def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray,
 
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
                         log: Callable[[int, dict], None] | None = None, tokenizer=None) -> Discriminator:
-    """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose``."""
+    """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose`` and ``cfg.augment_drop_notes``."""
     if not (data.labels == 1).any() or not (data.labels == 0).any():
         raise RLMusicError("the discriminator needs both jazz and non-jazz training pieces")
     rng = np.random.default_rng(cfg.seed)
