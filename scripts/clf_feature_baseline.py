@@ -86,7 +86,7 @@ def window_features(tokenizer, pieces: list[np.ndarray], window: int, n: int) ->
     for i, piece in enumerate(pieces):
         for w in piece_windows(piece, window, n):
             score, _ = decode_ids(tokenizer, w)
-            notes = sorted((n.time, n.duration, n.pitch) for t in score.tracks for n in t.notes)
+            notes = sorted((x.time, x.duration, x.pitch) for track in score.tracks for x in track.notes)
             if len(notes) < 2:
                 continue  # a window of rests or one note: no rhythm to describe
             a = np.array(notes, dtype=np.int64)
