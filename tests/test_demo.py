@@ -23,3 +23,11 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     summary = json.loads((out / "metrics.json").read_text())
     assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
     assert (out / "curves.png").stat().st_size > 0
+
+
+def test_unseen_summary_shows_balanced_accuracy_when_recorded():
+    from rlmusic.demo import unseen_summary
+
+    old = {"accuracy": 0.693, "roc_auc": 0.686}  # the shipped checkpoint's record predates balanced accuracy
+    assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
+    assert unseen_summary(old | {"balanced_accuracy": 0.644}) == "accuracy 0.693, balanced 0.644, ROC-AUC 0.686"
