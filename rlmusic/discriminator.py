@@ -169,14 +169,17 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
     of the label uniformly (``family_of``), then a piece in it."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])
-    fams = np.array([family_of(g) for g in data.groups]) if balance == "family" else None
+    by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
+    by_family: dict[int, list[np.ndarray]] = {}
+    if balance == "family":
+        fams = np.array([family_of(g) for g in data.groups])
+        by_family = {lab: [idx[fams[idx] == f] for f in np.unique(fams[idx])] for lab, idx in by_label.items()}
     for k in range(batch):
         lab = k % 2
         length = int(rng.integers(lo, hi + 1))
-        pool = np.flatnonzero(data.labels == lab)
-        if fams is not None:
-            names = np.unique(fams[pool])
-            pool = pool[fams[pool] == names[rng.integers(len(names))]]
+        pool = by_label[lab]
+        if by_family:
+            pool = by_family[lab][rng.integers(len(by_family[lab]))]
         long_enough = pool[lengths[pool] >= length]
         pool = long_enough if len(long_enough) else pool
         piece = data.pieces[pool[rng.integers(len(pool))]]
@@ -210,9 +213,8 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
         table, pitches = transpose_table(tokenizer, cfg.augment_transpose), pitch_of_ids(tokenizer)
     is_pitch = is_duration = None
     if tokenizer is not None and cfg.augment_drop_notes and not tokenizer.is_trained:
-        names = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
-        is_pitch = np.array([t.startswith("Pitch_") for t, _ in names])
-        is_duration = np.array([t.startswith("Duration_") for t, _ in names])
+        is_pitch = pitch_of_ids(tokenizer) >= 0
+        is_duration = np.array([t.startswith("Duration_") for t, _ in sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])])
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
     device = next(disc.parameters()).device
@@ -325,6 +327,16 @@ def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) 
     return out
 
 
+def family_accuracy(by_style: dict) -> dict:
+    """Per-style entries of ``report`` merged into groove families (``family_of``), weighted by pieces."""
+    out: dict = {}
+    for style, g in sorted(by_style.items()):
+        f = out.setdefault(family_of(style), {"label": g["label"], "n": 0, "accuracy": 0.0})
+        f["accuracy"] = (f["accuracy"] * f["n"] + g["accuracy"] * g["n"]) / (f["n"] + g["n"])
+        f["n"] += g["n"]
+    return out
+
+
 def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> list[set[str]]:
     """k sets of held-out groove families (``family_of``: a style with its variants and other
     libraries' versions), each with about 1/k of the jazz and 1/k of the other families."""
@@ -343,7 +355,7 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True)
     Reports per fold and overall accuracy, balanced accuracy (the held-out pieces are mostly
     "other", so plain accuracy flatters), the majority-class rate, ROC-AUC, and each family's
     accuracy when it was held out."""
-    results, by_family = [], {}
+    results, by_style = [], {}
     for i, held in enumerate(style_folds(data.groups, data.labels, cfg.cv_folds, cfg.seed)):
         held_mask = np.array([family_of(g) in held for g in data.groups])
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
@@ -351,19 +363,15 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True)
         torch.manual_seed(cfg.seed + i)
         disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
         r = evaluate_discriminator(disc, test, cfg)
-        for style, g in r["by_style"].items():
-            f = by_family.setdefault(family_of(style), {"label": g["label"], "n": 0, "correct": 0.0})
-            f["n"] += g["n"]
-            f["correct"] += g["accuracy"] * g["n"]
+        by_style |= r["by_style"]  # each style is held out in one fold only
         results.append({"held_out": sorted(held), "n": r["n"]}
                        | {k: r[k] for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")})
         if progress:
             tqdm.write(f"fold {i + 1}/{cfg.cv_folds}: held out {', '.join(sorted(held))}: accuracy "
                        f"{r['accuracy']:.3f} (all 'other': {r['majority_rate']:.3f}), balanced "
                        f"{r['balanced_accuracy']:.3f}, ROC-AUC {r['roc_auc']:.3f} ({r['n']} pieces)")
-    families = {k: {"label": v["label"], "n": v["n"], "accuracy": v["correct"] / v["n"]} for k, v in sorted(by_family.items())}
     mean = {k: float(np.nanmean([r[k] for r in results])) for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")}
-    return {"folds": results, **mean, "by_family": families}
+    return {"folds": results, **mean, "by_family": family_accuracy(by_style)}
 
 
 def save_discriminator(disc: Discriminator, out_dir: str | Path, tokenizer, meta: dict) -> Path:

@@ -37,6 +37,7 @@ except ImportError:
 
 GRID = 12  # onset positions per beat, as the tokenizer's 12-per-beat grid
 BASS = 55  # below G3 counts as the bass register
+METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
 
 
 def features(time_: np.ndarray, duration: np.ndarray, pitch: np.ndarray, tpq: int, numerator: int) -> list[float]:
@@ -112,7 +113,7 @@ def main() -> None:
     from rlmusic.cli import build_default_jazz_set, build_parser
     from rlmusic.config import DataConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import balanced_accuracy, labelled_from_corpus, roc_auc, style_folds
+    from rlmusic.discriminator import family_accuracy, labelled_from_corpus, report, style_folds
     from rlmusic.jazz_data import family_of, read_manifest
 
     tokenizer = load_checkpoint(args.policy, load_policy).tokenizer
@@ -129,7 +130,7 @@ def main() -> None:
                                                                           random_state=0)}
     results = {}
     for name, make in models.items():
-        folds, by_family = [], {}
+        folds, by_style = [], {}
         for held in style_folds(data.groups, labels, args.folds, seed=0):
             held_piece = np.isin(families, list(held))
             tr = (~held_piece & train_piece)[owner]
@@ -142,14 +143,11 @@ def main() -> None:
             pieces = np.unique(owner[te])
             prob = np.bincount(owner[te], model.predict_proba(X[te])[:, 1], minlength=len(labels))[pieces]
             prob /= np.bincount(owner[te], minlength=len(labels))[pieces]
-            y_true, pred = labels[pieces], (prob >= 0.5).astype(int)
-            folds.append({"held_out": sorted(held), "accuracy": float((pred == y_true).mean()),
-                          "balanced_accuracy": balanced_accuracy(y_true, pred), "roc_auc": roc_auc(y_true, prob),
-                          "majority_rate": float(max(y_true.mean(), 1 - y_true.mean()))})
-            for fam in held:
-                m = families[pieces] == fam
-                by_family[fam] = {"label": int(y_true[m][0]), "accuracy": float((pred[m] == y_true[m]).mean())}
-        mean = {k: float(np.nanmean([f[k] for f in folds])) for k in folds[0] if k != "held_out"}
+            r = report(labels[pieces], prob, [data.groups[i] for i in pieces])  # as `train-clf --cv` scores a fold
+            folds.append({"held_out": sorted(held)} | {k: r[k] for k in METRICS})
+            by_style |= r["by_style"]
+        mean = {k: float(np.nanmean([f[k] for f in folds])) for k in METRICS}
+        by_family = family_accuracy(by_style)
         results[name] = {**mean, "folds": folds, "by_family": by_family}
         print(f"{name}: accuracy {mean['accuracy']:.3f} (all 'other': {mean['majority_rate']:.3f}), balanced "
               f"{mean['balanced_accuracy']:.3f}, ROC-AUC {mean['roc_auc']:.3f}; folds' AUC "
