@@ -289,7 +289,7 @@ def cmd_train_clf(args) -> int:
     from rlmusic.config import load_config
     from rlmusic.corpus import tokenize_folder
     from rlmusic.discriminator import (Discriminator, evaluate_discriminator, grouped_cv, labelled_from_corpus,
-                                       save_discriminator, train_discriminator)
+                                       save_discriminator, style_folds, train_discriminator)
     from rlmusic.jazz_data import read_manifest
     from rlmusic.tokens import build_tokenizer
 
@@ -313,6 +313,8 @@ def cmd_train_clf(args) -> int:
         folder = Path(args.set) if args.set else build_default_jazz_set(args)
         data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
         source = {"set": str(folder)}
+    if cfg.clf.cv_folds:
+        style_folds(data.groups, data.labels, cfg.clf.cv_folds, cfg.clf.seed)  # too few groups: fail before training
     train = data.select(np.array([s == "train" for s in data.splits]))
     test = data.select(np.array([s == "test" for s in data.splits]))
     print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "

@@ -342,9 +342,14 @@ def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> lis
     libraries' versions), each with about 1/k of the jazz and 1/k of the other families."""
     rng = np.random.default_rng(seed)
     folds: list[set[str]] = [set() for _ in range(k)]
+    by_label = {lab: sorted({family_of(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
+                for lab in (1, 0)}
+    if min(len(f) for f in by_label.values()) < k:  # a fold would train or test without one class
+        raise RLMusicError(f"grouped CV with {k} folds needs at least {k} groups of each label, found "
+                           f"{len(by_label[1])} jazz and {len(by_label[0])} other; lower --cv, or put each "
+                           f"style in its own subfolder of --jazz and --other (subfolders are the groups)")
     for lab in (1, 0):
-        styles = sorted({family_of(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
-        for i, s in enumerate(rng.permutation(styles)):
+        for i, s in enumerate(rng.permutation(by_label[lab])):
             folds[i % k].add(str(s))
     return folds
 
