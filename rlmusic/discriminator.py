@@ -337,12 +337,14 @@ def family_accuracy(by_style: dict) -> dict:
     return out
 
 
-def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int) -> list[set[str]]:
+def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int,
+                unit: Callable[[str], str] = family_of) -> list[set[str]]:
     """k sets of held-out groove families (``family_of``: a style with its variants and other
-    libraries' versions), each with about 1/k of the jazz and 1/k of the other families."""
+    libraries' versions), each with about 1/k of the jazz and 1/k of the other families.
+    ``unit`` names what is held out whole; the identity holds out single style files."""
     rng = np.random.default_rng(seed)
     folds: list[set[str]] = [set() for _ in range(k)]
-    by_label = {lab: sorted({family_of(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
+    by_label = {lab: sorted({unit(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
                 for lab in (1, 0)}
     if min(len(f) for f in by_label.values()) < k:  # a fold would train or test without one class
         raise RLMusicError(f"grouped CV with {k} folds needs at least {k} groups of each label, found "

@@ -10,6 +10,11 @@ groove families held out) and the same scoring (mean P(jazz) over ``--windows`` 
 ``--window`` tokens per piece) as ``rlmusic train-clf --cv 5``. The features are computed from
 the policy's token ids decoded to notes, so they see exactly what the discriminator sees.
 Prints accuracy, balanced accuracy and ROC-AUC per model, and each family's accuracy.
+
+``--nearest`` adds a diagnostic of the set itself: hold out one groove family at a time, train a
+random forest to tell the *remaining families* apart, and call each held-out piece by the
+family it most resembles. How often that nearest seen family has the held-out piece's label
+is roughly what any classifier that generalises by resemblance can reach on unseen families.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.errors import RLMusicError  # noqa: E402
 
 try:
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -104,6 +109,10 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=128, help="tokens per window (the reward scores 128)")
     ap.add_argument("--windows", type=int, default=4, help="windows averaged per piece")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--hold-out", choices=("family", "style"), default="family",
+                    help="what a fold holds out whole: a groove family (as train-clf --cv) or a single style file")
+    ap.add_argument("--nearest", action="store_true",
+                    help="also: which seen family each held-out family resembles (about 6 min)")
     ap.add_argument("--json", default="", help="write the results here")
     args = ap.parse_args()
     _quiet_libraries()
@@ -123,7 +132,8 @@ def main() -> None:
     X, owner = window_features(tokenizer, data.pieces, args.window, args.windows)
     print(f"{len(X)} windows of {args.window} tokens from {len(data.pieces)} pieces, {X.shape[1]} features "
           f"({time.time() - t0:.0f} s)")
-    labels, families = data.labels, np.array([family_of(g) for g in data.groups])
+    unit = family_of if args.hold_out == "family" else str
+    labels, families = data.labels, np.array([unit(g) for g in data.groups])
     train_piece = np.array([s == "train" for s in data.splits])
     models = {"logistic regression": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=3000)),
               "gradient boosting": lambda: HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05,
@@ -131,7 +141,7 @@ def main() -> None:
     results = {}
     for name, make in models.items():
         folds, by_style = [], {}
-        for held in style_folds(data.groups, labels, args.folds, seed=0):
+        for held in style_folds(data.groups, labels, args.folds, seed=0, unit=unit):
             held_piece = np.isin(families, list(held))
             tr = (~held_piece & train_piece)[owner]
             y = labels[owner][tr]
@@ -154,9 +164,44 @@ def main() -> None:
               + " ".join(f"{f['roc_auc']:.2f}" for f in folds))
         jazz = sorted((v["accuracy"], k) for k, v in by_family.items() if v["label"] == 1)
         print("  unseen jazz families, accuracy: " + ", ".join(f"{k} {a:.2f}" for a, k in jazz))
+    out = {"window": args.window, "windows": args.windows, "hold_out": args.hold_out, "set": str(folder),
+           "results": results}
+    if args.nearest:
+        out["nearest_family"] = nearest_family(X, owner, labels, families, train_piece)
     if args.json:
-        Path(args.json).write_text(json.dumps({"window": args.window, "windows": args.windows, "set": str(folder),
-                                               "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+def nearest_family(X: np.ndarray, owner: np.ndarray, labels: np.ndarray, families: np.ndarray,
+                   train_piece: np.ndarray) -> dict:
+    """Leave one family out; a random forest over the other families (folk/Bach included) names the
+    one each held-out piece resembles most (mean of its windows' probabilities)."""
+    per_family, agree = {}, {0: [], 1: []}
+    for fam in sorted(set(families) - {"folk/bach"}):
+        held = families == fam
+        tr = (~held & train_piece)[owner]
+        forest = RandomForestClassifier(100, min_samples_leaf=3, n_jobs=-1, random_state=0)
+        forest.fit(X[tr], families[owner][tr])
+        te = held[owner]
+        pieces, inv = np.unique(owner[te], return_inverse=True)
+        prob = np.zeros((len(pieces), len(forest.classes_)))  # (pieces, seen families)
+        np.add.at(prob, inv, forest.predict_proba(X[te]))
+        nearest = forest.classes_[prob.argmax(1)]
+        label = int(labels[pieces[0]])
+        same = [int(labels[np.flatnonzero(families == n)[0]]) == label for n in nearest]
+        agree[label] += same
+        names, counts = np.unique(nearest, return_counts=True)
+        top = [(str(names[i]), int(counts[i])) for i in np.argsort(-counts)[:3]]
+        per_family[fam] = {"label": label, "n": len(pieces), "nearest_has_same_label": float(np.mean(same)),
+                           "nearest": top}
+    recall = {lab: float(np.mean(v)) for lab, v in agree.items()}
+    balanced = (recall[0] + recall[1]) / 2
+    print(f"nearest seen family has the same label: jazz pieces {recall[1]:.3f}, other pieces {recall[0]:.3f}, "
+          f"balanced {balanced:.3f}")
+    worst = sorted((v["nearest_has_same_label"], k) for k, v in per_family.items() if v["label"] == 1)[:6]
+    print("  jazz families least like seen jazz: " + "; ".join(
+        f"{k} {a:.2f} (looks like {', '.join(n for n, _ in per_family[k]['nearest'])})" for a, k in worst))
+    return {"jazz_recall": recall[1], "other_recall": recall[0], "balanced": balanced, "by_family": per_family}
 
 
 if __name__ == "__main__":
