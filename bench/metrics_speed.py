@@ -108,7 +108,8 @@ def main() -> None:
     prompts = torch.full((32, 1), sp["bos"], dtype=torch.long)
     t_sample = best_of(lambda: sample(policy, prompts, SampleConfig(max_new_tokens=256, top_k=20),
                                       torch.Generator().manual_seed(0), stop_at_eos=False), 1)
-    print(f"rewards ({len(all_rewards.names)}, jazz_clf aside) on 32 x 256 tokens: {t_reward * 1e3:.1f} ms (decoding {t_decode * 1e3:.1f} ms); "
+    print(f"rewards ({len(all_rewards.names)}, jazz_clf aside) on 32 x 256 tokens: {t_reward * 1e3:.1f} ms "
+          f"(decoding {t_decode * 1e3:.1f} ms); "
           f"sampling 32 x 256 tokens with the tiny policy: {t_sample * 1e3:.0f} ms; "
           f"rewards / sampling = {t_reward / t_sample:.3f}")
     if args.json:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policies.lstm import LSTMPolicy
+from policies.transformer import TransformerPolicy
 from rlmusic.config import ModelConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy, read_policy_meta
-
-from policies.lstm import LSTMPolicy
-from policies.transformer import TransformerPolicy
 
 POLICIES: dict[str, type[Policy]] = {
     TransformerPolicy.name: TransformerPolicy,

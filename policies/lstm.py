@@ -52,7 +52,7 @@ class LSTMPolicy(Policy):
         save_model(self, str(folder / WEIGHTS_FILE))  # handles the tied embedding/head
 
     @classmethod
-    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> "LSTMPolicy":
+    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> LSTMPolicy:
         policy = cls(cfg, vocab_size, special)
         load_model(policy, str(folder / WEIGHTS_FILE))
         return policy

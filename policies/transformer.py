@@ -66,7 +66,7 @@ class TransformerPolicy(Policy):
                   str(folder / VALUE_HEAD_FILE))
 
     @classmethod
-    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> "TransformerPolicy":
+    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> TransformerPolicy:
         lm = AutoModelForCausalLM.from_pretrained(str(folder))
         policy = cls(cfg, vocab_size, special, lm=lm)
         head = folder / VALUE_HEAD_FILE

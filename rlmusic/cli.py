@@ -288,8 +288,15 @@ def cmd_train_clf(args) -> int:
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import load_config
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import (Discriminator, evaluate_discriminator, grouped_cv, labelled_from_corpus,
-                                       save_discriminator, style_folds, train_discriminator)
+    from rlmusic.discriminator import (
+        Discriminator,
+        evaluate_discriminator,
+        grouped_cv,
+        labelled_from_corpus,
+        save_discriminator,
+        style_folds,
+        train_discriminator,
+    )
     from rlmusic.jazz_data import read_manifest
     from rlmusic.tokens import build_tokenizer
 
@@ -409,7 +416,8 @@ def cmd_finetune(args) -> int:
         discriminator.check_tokenizer(tokenizer, f"the policy {args.policy}")
     needs_corpus = cfg.ppo.prompt == "corpus" or {"pitch_entropy", "scale"} & set(names) or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from) if corpus is not None and {"pitch_entropy", "scale"} & set(names) else None
+    needs_bands = corpus is not None and {"pitch_entropy", "scale"} & set(names)
+    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from) if needs_bands else None
     reward_fn = build_reward(cfg.ppo.reward, REWARDS, reserved=RESERVED, bands=bands, discriminator=discriminator)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(args.discriminator) if discriminator is not None else None,

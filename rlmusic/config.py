@@ -410,7 +410,7 @@ class RunConfig:
     clf: ClfConfig = field(default_factory=ClfConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         for f in fields(self):
             getattr(self, f.name).validate()
         return self
@@ -468,7 +468,8 @@ def _apply(obj: Any, values: dict, prefix: str) -> None:
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in known:
-            raise RLMusicError(f"unknown config key {full!r}; known keys in {prefix.rstrip('.') or 'the config'}: {', '.join(sorted(known))}")
+            raise RLMusicError(f"unknown config key {full!r}; known keys in {prefix.rstrip('.') or 'the config'}: "
+                               f"{', '.join(sorted(known))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):

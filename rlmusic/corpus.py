@@ -26,8 +26,7 @@ from tqdm import tqdm
 
 from rlmusic.config import DataConfig, TokenizerConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.midi_io import (BadMidi, find_midi_files, load_score, note_count, silence_native_output, time_limit,
-                             write_score)
+from rlmusic.midi_io import BadMidi, find_midi_files, load_score, note_count, silence_native_output, time_limit, write_score
 from rlmusic.tokens import build_tokenizer, encode_score, load_miditok, tokenizer_fingerprint
 
 DEFAULT_CORPUS_VERSION = "default-v2"
@@ -181,8 +180,7 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
         raise RLMusicError("converting music21's corpus produced no MIDI file; check the music21 install")
     arrangements = 0
     if arrangements_per_style:
-        from rlmusic.jazz_data import (CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES, build_jazz_set, read_manifest,
-                                           styles_available)
+        from rlmusic.jazz_data import CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES, build_jazz_set, read_manifest, styles_available
 
         if styles_available():
             # The "arrangements" split draws charts from its own random stream, disjoint from the

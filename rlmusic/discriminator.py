@@ -22,9 +22,9 @@ from transformers import AutoModelForSequenceClassification, GPT2Config, get_cos
 from rlmusic.checkpoint import resolve_checkpoint, save_checkpoint
 from rlmusic.config import ClfConfig
 from rlmusic.corpus import Corpus
+from rlmusic.data import transpose_windows
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import family_of
-from rlmusic.data import transpose_windows
 from rlmusic.tokens import load_miditok, pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
 
 CLF_FILE = "discriminator.json"
@@ -43,7 +43,7 @@ class Discriminator(nn.Module):
         self.pad = model.config.pad_token_id
 
     @classmethod
-    def build(cls, cfg: ClfConfig, tokenizer) -> "Discriminator":
+    def build(cls, cfg: ClfConfig, tokenizer) -> Discriminator:
         sp = special_ids(tokenizer)
         labels = dict(num_labels=2, pad_token_id=sp["pad"], id2label={0: "other", 1: "jazz"},
                       label2id={"other": 0, "jazz": 1})
@@ -71,7 +71,7 @@ class Discriminator(nn.Module):
         (folder / CLF_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "max_window": self.max_window}))
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Discriminator":
+    def load(cls, folder: str | Path) -> Discriminator:
         folder = Path(folder)
         if not (folder / CLF_FILE).is_file():
             raise RLMusicError(f"{folder} is not a jazz discriminator checkpoint (no {CLF_FILE}); "
@@ -128,7 +128,7 @@ class Labelled:
     splits: list[str]
     names: list[str] = field(default_factory=list)
 
-    def select(self, mask) -> "Labelled":
+    def select(self, mask) -> Labelled:
         idx = np.flatnonzero(mask)
         return Labelled([self.pieces[i] for i in idx], self.labels[idx], [self.groups[i] for i in idx],
                         [self.splits[i] for i in idx], [self.names[i] for i in idx])
@@ -344,7 +344,7 @@ def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int,
     ``unit`` names what is held out whole; the identity holds out single style files."""
     rng = np.random.default_rng(seed)
     folds: list[set[str]] = [set() for _ in range(k)]
-    by_label = {lab: sorted({unit(g) for g, l in zip(groups, labels) if l == lab and g != "folk/bach"})
+    by_label = {lab: sorted({unit(g) for g, y in zip(groups, labels) if y == lab and g != "folk/bach"})
                 for lab in (1, 0)}
     if min(len(f) for f in by_label.values()) < k:  # a fold would train or test without one class
         raise RLMusicError(f"grouped CV with {k} folds needs at least {k} groups of each label, found "

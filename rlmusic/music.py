@@ -105,7 +105,7 @@ class Piece:
         return t[last_of_onset], p[last_of_onset]
 
     @cached_property
-    def bars(self) -> "MelodyBars":
+    def bars(self) -> MelodyBars:
         """The melody split into bars (constant meter): shared by motif metrics and rewards."""
         t, p = self.melody
         bar = t // self.bar_ticks

@@ -57,7 +57,7 @@ class Policy(nn.Module, ABC):
 
     @classmethod
     @abstractmethod
-    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> "Policy": ...
+    def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> Policy: ...
 
     @property
     def max_length(self) -> int | None:
@@ -73,7 +73,7 @@ class Policy(nn.Module, ABC):
         (folder / POLICY_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Policy":
+    def load(cls, folder: str | Path) -> Policy:
         meta = read_policy_meta(folder)
         if meta["policy"] != cls.name:
             raise RLMusicError(f"{folder} holds a {meta['policy']!r} policy, not {cls.name!r}")

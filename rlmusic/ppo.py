@@ -265,7 +265,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         rng = np.random.default_rng([pc.seed, update, 2])
         stats: dict[str, list[float]] = {}
         finite = True
-        for epoch in range(pc.epochs):
+        for _epoch in range(pc.epochs):
             for mb in np.split(rng.permutation(pc.batch_size), pc.batch_size // pc.minibatch_size):
                 mb = torch.as_tensor(mb, device=device)
                 with accelerator.autocast():

@@ -82,7 +82,7 @@ def evaluate(policy: Policy, stream: np.ndarray, block_size: int, batch_size: in
 
 
 def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_state: dict | None = None,
-             progress: bool = True, cpu: bool = False) -> "str":
+             progress: bool = True, cpu: bool = False) -> str:
     """Train ``policy`` on ``corpus`` for ``cfg.pretrain.max_steps`` steps; returns the last checkpoint's path."""
     pc, mc = cfg.pretrain, cfg.model
     if pc.threads:

@@ -29,7 +29,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "${PIP[@]}" "torch==2.13.0"
 fi
 if ! "$PY" -c "import rlmusic, policies, rewards, miditok, symusic, muspy, trl, pytest" 2>/dev/null \
-   || ! "$PY" -m pip show -q rlmusic >/dev/null 2>&1; then
+   || ! "$PY" -m ruff --version >/dev/null 2>&1 || ! "$PY" -m pip show -q rlmusic >/dev/null 2>&1; then
   echo "[setup] installing rlmusic and its dependencies"
   "${PIP[@]}" -e ".[test]"
 fi

@@ -75,8 +75,13 @@ def tiny_clf(tmp_path_factory, folk_dir, cache_dir) -> Path:
 
     from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import (Discriminator, evaluate_discriminator, labelled_from_corpus,
-                                       save_discriminator, train_discriminator)
+    from rlmusic.discriminator import (
+        Discriminator,
+        evaluate_discriminator,
+        labelled_from_corpus,
+        save_discriminator,
+        train_discriminator,
+    )
     from rlmusic.jazz_data import build_jazz_set, read_manifest
     from rlmusic.tokens import build_tokenizer
 

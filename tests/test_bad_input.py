@@ -4,10 +4,10 @@ never a crash; plus a bounded fuzz test of loading and decoding."""
 import math
 
 import numpy as np
+from bad_midi import write_bad_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bad_midi import write_bad_folder
 from rlmusic.cli import main
 from rlmusic.config import DataConfig, TokenizerConfig
 from rlmusic.corpus import prepare_corpus

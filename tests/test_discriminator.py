@@ -8,9 +8,20 @@ import torch
 from rewards import REWARDS
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import (Discriminator, Labelled, balanced_accuracy, drop_notes, evaluate_discriminator,
-                                   grouped_cv, labelled_from_corpus, load_discriminator, roc_auc, sample_windows,
-                                   save_discriminator, train_discriminator)
+from rlmusic.discriminator import (
+    Discriminator,
+    Labelled,
+    balanced_accuracy,
+    drop_notes,
+    evaluate_discriminator,
+    grouped_cv,
+    labelled_from_corpus,
+    load_discriminator,
+    roc_auc,
+    sample_windows,
+    save_discriminator,
+    train_discriminator,
+)
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
 from rlmusic.reward import RewardBatch, build_reward

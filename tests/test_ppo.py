@@ -10,8 +10,17 @@ from policies import build_policy
 from rewards import REWARDS
 from rlmusic.config import ModelConfig, load_config
 from rlmusic.corpus import Corpus
-from rlmusic.ppo import (AdaptiveKLController, finetune, gae, kl_shaped_rewards, logprobs_values, masked_whiten,
-                         policy_loss, response_mask, value_loss)
+from rlmusic.ppo import (
+    AdaptiveKLController,
+    finetune,
+    gae,
+    kl_shaped_rewards,
+    logprobs_values,
+    masked_whiten,
+    policy_loss,
+    response_mask,
+    value_loss,
+)
 from rlmusic.pretrain import pretrain
 from rlmusic.reward import build_reward
 from rlmusic.tokens import build_tokenizer, special_ids

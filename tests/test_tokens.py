@@ -81,7 +81,8 @@ def test_half_note_meters_keep_their_bar_length(tmp_path, tok):
     tokens = [tok[i] for i in ids]
     assert tokens.count("Bar_None") == 2 and tokens[1] == "TimeSig_8/4"
     decoded, _ = decode_ids(tok, ids)
-    assert decoded.tracks[0].notes.numpy()["time"].tolist() == [i * decoded.ticks_per_quarter // 4 for i in range(16)] + [8 * decoded.ticks_per_quarter]
+    tpq = decoded.ticks_per_quarter
+    assert decoded.tracks[0].notes.numpy()["time"].tolist() == [i * tpq // 4 for i in range(16)] + [8 * tpq]
 
 
 def test_hf_tokenizer_gives_identical_ids_and_round_trips(tok, folk_dir, tmp_path):

@@ -1,6 +1,5 @@
 import json
 
-
 from rlmusic.tracking import RunLogger, read_metrics
 
 
