@@ -285,20 +285,21 @@ def cmd_train_clf(args) -> int:
     import torch
 
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import load_config
+    from rlmusic.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_meta
+    from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import tokenize_folder
     from rlmusic.discriminator import (
         Discriminator,
         evaluate_discriminator,
         grouped_cv,
         labelled_from_corpus,
+        load_discriminator,
         save_discriminator,
         style_folds,
         train_discriminator,
     )
     from rlmusic.jazz_data import read_manifest
-    from rlmusic.tokens import build_tokenizer
+    from rlmusic.tokens import build_tokenizer, load_miditok
 
     overrides = _overrides(args)
     if args.out:
@@ -306,18 +307,36 @@ def cmd_train_clf(args) -> int:
     if args.cv is not None:
         overrides.append(f"clf.cv_folds={args.cv}")
     cfg = load_config(resolve_config_path(args.config), overrides)
-    if cfg.clf.threads:
-        torch.set_num_threads(cfg.clf.threads)
     if bool(args.jazz) != bool(args.other):
         raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
+    source = {"jazz": args.jazz, "other": args.other} if args.jazz else {"set": args.set} if args.set else {}
+    out_dir = Path(cfg.clf.out_dir)
+    existing = list_checkpoints(out_dir)
+    if existing and not args.resume:
+        raise RLMusicError(f"{out_dir} already holds checkpoints (newest {existing[-1].name}); pass --resume to "
+                           f"continue that run, or --out to start a new one")
+    prior = read_meta(existing[-1]) if existing else {}
+    if prior:  # the run's own config and data, with this command line's overrides on top (e.g. --cv)
+        cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(prior["config"]))
+        same = {k: str(Path(v).resolve()) for k, v in source.items()} == \
+            {k: str(Path(v).resolve()) for k, v in prior["source"].items() if v and k in source}
+        if source and not same:
+            raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without --jazz/--other/--set, "
+                               f"or start a new run with --out")
+        source = prior["source"]
+        print(f"resuming {out_dir} from {existing[-1].name}")
+    if cfg.clf.threads:
+        torch.set_num_threads(cfg.clf.threads)
     policy = args.policy or cfg.clf.init_from  # the discriminator speaks its tokenizer
-    tokenizer = load_checkpoint(policy, load_policy).tokenizer if policy else build_tokenizer(cfg.tokenizer)
-    t0 = time.time()
-    if args.jazz:
-        data = _user_labelled(args.jazz, args.other, tokenizer, cfg.data)
-        source = {"jazz": args.jazz, "other": args.other}
+    if prior:
+        tokenizer = load_miditok(existing[-1])
     else:
-        folder = Path(args.set) if args.set else build_default_jazz_set(args)
+        tokenizer = load_checkpoint(policy, load_policy).tokenizer if policy else build_tokenizer(cfg.tokenizer)
+    t0 = time.time()
+    if "jazz" in source:
+        data = _user_labelled(source["jazz"], source["other"], tokenizer, cfg.data)
+    else:
+        folder = Path(source["set"]) if source.get("set") else build_default_jazz_set(args)
         data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
         source = {"set": str(folder)}
     if cfg.clf.cv_folds:
@@ -326,14 +345,66 @@ def cmd_train_clf(args) -> int:
     test = data.select(np.array([s == "test" for s in data.splits]))
     print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "
           f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
-    torch.manual_seed(cfg.clf.seed)
-    disc = train_discriminator(Discriminator.build(cfg.clf, tokenizer), train, cfg.clf, tokenizer=tokenizer)
-    result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
-    cv = grouped_cv(data, tokenizer, cfg.clf) if cfg.clf.cv_folds else None
-    seconds = round(time.time() - t0, 1)
-    meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts(), "test": result,
-            "grouped_cv": cv, "seconds": seconds, "step": cfg.clf.steps}
-    path = save_discriminator(disc, cfg.clf.out_dir, tokenizer, meta)
+    meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
+
+    def seconds() -> float:
+        return round(prior.get("seconds", 0.0) + time.time() - t0, 1)
+
+    def save(disc, step: int, extra: dict, state: dict | None = None) -> Path:
+        # keep_last=1: a run folder holds its newest checkpoint only, periodic or final
+        return save_discriminator(disc, out_dir, tokenizer, meta | extra | {"step": step, "seconds": seconds()},
+                                  training_state=state, keep_last=1)
+
+    # 1. The discriminator itself, from its newest checkpoint if there is one.
+    step = prior.get("step", 0)
+    if step < cfg.clf.steps:
+        state = None
+        if prior:
+            disc = load_discriminator(existing[-1])
+            f = existing[-1] / STATE_FILE
+            if not f.is_file():
+                raise RLMusicError(f"{existing[-1]} holds weights only (no {STATE_FILE}); start a new run with --out")
+            state = torch.load(f, map_location="cpu", weights_only=False)
+        else:
+            torch.manual_seed(cfg.clf.seed)
+            disc = Discriminator.build(cfg.clf, tokenizer)
+        disc = train_discriminator(disc, train, cfg.clf, tokenizer=tokenizer, resume_state=state,
+                                   checkpoint=lambda s, st: save(disc, s, {}, st))
+        result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
+        path = save(disc, cfg.clf.steps, {"test": result})
+    else:
+        disc, path, result = load_discriminator(existing[-1]), existing[-1], prior.get("test") or {}
+
+    # 2. Grouped cross-validation, fold by fold: a finished fold is kept in cv_folds.json.
+    cv = prior.get("grouped_cv") if (prior.get("grouped_cv") or {}).get("folds") and \
+        len(prior["grouped_cv"]["folds"]) == cfg.clf.cv_folds else None
+    if cfg.clf.cv_folds and cv is None:
+        folds_file = out_dir / "cv_folds.json"
+        key = {k: v for k, v in cfg.to_dict()["clf"].items() if k not in ("out_dir", "threads", "save_every")}
+        saved = json.loads(folds_file.read_text()) if folds_file.is_file() else {}
+        done = saved["folds"] if saved.get("clf") == key else []
+        if done:
+            print(f"grouped CV: {len(done)} of {cfg.clf.cv_folds} folds already done")
+
+        def keep(record: dict) -> None:
+            done.append(record)
+            tmp = folds_file.with_name(f".{folds_file.name}.tmp")
+            tmp.write_text(json.dumps({"clf": key, "folds": done}, default=str))
+            tmp.replace(folds_file)  # atomic: a kill leaves the previous list
+
+        cv = grouped_cv(data, tokenizer, cfg.clf, done=list(done), on_fold=keep)
+        path = save(disc, cfg.clf.steps, {"test": result, "grouped_cv": cv})
+        folds_file.unlink(missing_ok=True)
+    elif prior and step >= cfg.clf.steps:
+        print(f"{out_dir} is complete at step {step}; its results:")
+    _print_clf_results(result, cv, cfg.clf.cv_folds)
+    print(f"discriminator: {path} ({seconds():.0f}s)")
+    if args.report:
+        Path(args.report).write_text(json.dumps(read_meta(path), indent=1, default=str))
+    return 0
+
+
+def _print_clf_results(result: dict, cv: dict | None, folds: int) -> None:
     if result:
         c = result["confusion"]
         print(f"held-out test: accuracy {result['accuracy']:.3f}, balanced {result['balanced_accuracy']:.3f}, "
@@ -343,17 +414,13 @@ def cmd_train_clf(args) -> int:
         if "folk_bach_accuracy" in result:
             print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
     if cv:
-        print(f"grouped CV ({cfg.clf.cv_folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
-              f"(all 'other' would score {cv['majority_rate']:.3f}), balanced accuracy {cv['balanced_accuracy']:.3f}, "
-              f"ROC-AUC {cv['roc_auc']:.3f}")
+        print(f"grouped CV ({folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
+              f"(all 'other' would score {cv['majority_rate']:.3f}), balanced accuracy "
+              f"{cv.get('balanced_accuracy', float('nan')):.3f}, ROC-AUC {cv['roc_auc']:.3f}")
         for label, name in ((1, "jazz"), (0, "other")):
-            fams = {k: v for k, v in cv["by_family"].items() if v["label"] == label}
-            print(f"  unseen {name} families, accuracy: "
-                  + ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in sorted(fams.items(), key=lambda kv: kv[1]["accuracy"])))
-    print(f"discriminator: {path} ({seconds:.0f}s)")
-    if args.report:
-        Path(args.report).write_text(json.dumps(meta, indent=1, default=str))
-    return 0
+            fams = sorted(((k, v) for k, v in cv.get("by_family", {}).items() if v["label"] == label),
+                          key=lambda kv: kv[1]["accuracy"])
+            print(f"  unseen {name} families, accuracy: " + ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in fams))
 
 
 def cmd_finetune(args) -> int:
@@ -555,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint folder (default: clf.out_dir)")
     p.add_argument("--cv", type=int, help="grouped cross-validation folds holding out whole groove families")
     p.add_argument("--report", help="also write the evaluation as JSON here")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out: training from its newest checkpoint, CV from its last finished fold")
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     jazz_set_args(p)

@@ -261,6 +261,9 @@ class ClfConfig:
     probability (0: off), so the classifier cannot key on a groove's exact note pattern."""
     cv_folds: int = 0
     """Grouped cross-validation folds, holding out whole groove families (0: off)."""
+    save_every: int = 200
+    """Steps between resumable checkpoints of the discriminator (0: only the final one);
+    ``train-clf --resume`` continues from the newest, and grouped CV from its last finished fold."""
     init_from: str = ""
     """A GPT-2 policy checkpoint whose trunk initialises the classifier (its sizes replace
     n_layer/n_head/n_embd/dropout); empty: a fresh transformer of those sizes."""
@@ -277,6 +280,8 @@ class ClfConfig:
             raise RLMusicError("clf.n_embd must be divisible by clf.n_head")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise RLMusicError("clf.cv_folds must be 0 (off) or at least 2")
+        if self.save_every < 0:
+            raise RLMusicError("clf.save_every must be 0 (only the final checkpoint) or positive")
         if not 0 <= self.augment_drop_notes < 1:
             raise RLMusicError("clf.augment_drop_notes must be in [0, 1)")
         if self.balance not in ("piece", "family"):

@@ -203,8 +203,14 @@ def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray,
 
 
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
-                        log: Callable[[int, dict], None] | None = None, tokenizer=None) -> Discriminator:
-    """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose`` and ``cfg.augment_drop_notes``."""
+                        log: Callable[[int, dict], None] | None = None, tokenizer=None,
+                        resume_state: dict | None = None,
+                        checkpoint: Callable[[int, dict], None] | None = None) -> Discriminator:
+    """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose`` and ``cfg.augment_drop_notes``.
+
+    ``checkpoint(step, state)`` is called every ``cfg.save_every`` steps (before the last) with
+    what ``resume_state`` takes back: the optimizer, schedule and both random streams, so a
+    resumed run draws the same windows and dropout masks as one never interrupted."""
     if not (data.labels == 1).any() or not (data.labels == 0).any():
         raise RLMusicError("the discriminator needs both jazz and non-jazz training pieces")
     rng = np.random.default_rng(cfg.seed)
@@ -217,9 +223,17 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
         is_duration = np.array([t.startswith("Duration_") for t, _ in sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])])
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
+    start = 0
+    if resume_state is not None:
+        opt.load_state_dict(resume_state["optimizer"])
+        sched.load_state_dict(resume_state["scheduler"])
+        rng.bit_generator.state = resume_state["numpy_rng"]
+        torch.set_rng_state(resume_state["torch_rng"])
+        start = int(resume_state["step"])
     device = next(disc.parameters()).device
     disc.train()
-    bar = tqdm(range(cfg.steps), desc="train-clf", unit="step", disable=not progress)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train-clf", unit="step",
+               disable=not progress)
     for step in bar:
         windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance)
         if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
@@ -235,6 +249,11 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
         if log and (step + 1) % 25 == 0:
             log(step + 1, {"loss/clf": loss.item()})
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        if checkpoint and cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            disc.eval()  # saved as it will be loaded: in eval mode
+            checkpoint(step + 1, {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step + 1,
+                                  "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+            disc.train()
     disc.eval()
     return disc
 
@@ -356,31 +375,43 @@ def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int,
     return folds
 
 
-def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True) -> dict:
+def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True, done: list[dict] | None = None,
+               on_fold: Callable[[dict], None] | None = None) -> dict:
     """Train on all but a fold of groove families, test on the held-out families' pieces (every split).
 
     Reports per fold and overall accuracy, balanced accuracy (the held-out pieces are mostly
     "other", so plain accuracy flatters), the majority-class rate, ROC-AUC, and each family's
-    accuracy when it was held out."""
-    results, by_style = [], {}
+    accuracy when it was held out. ``on_fold(record)`` gets each finished fold; passing those
+    records back as ``done`` skips their folds (each fold is seeded by its index, so a resumed
+    CV gives the same figures)."""
+    metrics = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
+    finished = {tuple(r["held_out"]): r for r in done or []}
+    records = []
     for i, held in enumerate(style_folds(data.groups, data.labels, cfg.cv_folds, cfg.seed)):
+        if tuple(sorted(held)) in finished:
+            records.append(finished[tuple(sorted(held))])
+            continue
         held_mask = np.array([family_of(g) in held for g in data.groups])
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
         test = data.select(held_mask)
         torch.manual_seed(cfg.seed + i)
         disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
         r = evaluate_discriminator(disc, test, cfg)
-        by_style |= r["by_style"]  # each style is held out in one fold only
-        results.append({"held_out": sorted(held), "n": r["n"]}
-                       | {k: r[k] for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")})
+        records.append({"held_out": sorted(held), "n": r["n"], "by_style": r["by_style"]} | {k: r[k] for k in metrics})
+        if on_fold:
+            on_fold(records[-1])
         if progress:
             tqdm.write(f"fold {i + 1}/{cfg.cv_folds}: held out {', '.join(sorted(held))}: accuracy "
                        f"{r['accuracy']:.3f} (all 'other': {r['majority_rate']:.3f}), balanced "
                        f"{r['balanced_accuracy']:.3f}, ROC-AUC {r['roc_auc']:.3f} ({r['n']} pieces)")
-    mean = {k: float(np.nanmean([r[k] for r in results])) for k in ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")}
-    return {"folds": results, **mean, "by_family": family_accuracy(by_style)}
+    by_style = {s: v for r in records for s, v in r["by_style"].items()}  # each style is held out in one fold only
+    mean = {k: float(np.nanmean([r[k] for r in records])) for k in metrics}
+    folds = [{k: v for k, v in r.items() if k != "by_style"} for r in records]
+    return {"folds": folds, **mean, "by_family": family_accuracy(by_style)}
 
 
-def save_discriminator(disc: Discriminator, out_dir: str | Path, tokenizer, meta: dict) -> Path:
-    return save_checkpoint(out_dir, meta.get("step", 0), disc, tokenizer, meta | {"stage": "classifier"})
+def save_discriminator(disc: Discriminator, out_dir: str | Path, tokenizer, meta: dict,
+                       training_state: dict | None = None, keep_last: int = 0) -> Path:
+    return save_checkpoint(out_dir, meta.get("step", 0), disc, tokenizer, meta | {"stage": "classifier"},
+                           training_state=training_state, keep_last=keep_last)
 

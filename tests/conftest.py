@@ -69,7 +69,17 @@ def trained_run(tmp_path_factory, folk_dir, cache_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_clf(tmp_path_factory, folk_dir, cache_dir) -> Path:
+def jazz_set(tmp_path_factory, folk_dir) -> Path:
+    """A small real MMA set: swing and bebop vs march and polka, 6 + 3 charts each, and folk tunes."""
+    from rlmusic.jazz_data import build_jazz_set
+
+    out = tmp_path_factory.mktemp("jazz") / "set"
+    return build_jazz_set(out, per_style={"train": 6, "test": 3}, styles=(["swing", "bebop"], ["march", "polka"]),
+                          folk_dir=folk_dir, folk_counts={"train": 6, "test": 3}, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_clf(tmp_path_factory, jazz_set, cache_dir) -> Path:
     """A small discriminator trained on a few MMA renders (swing, bebop vs march, polka) and folk tunes."""
     import numpy as np
 
@@ -82,13 +92,10 @@ def tiny_clf(tmp_path_factory, folk_dir, cache_dir) -> Path:
         save_discriminator,
         train_discriminator,
     )
-    from rlmusic.jazz_data import build_jazz_set, read_manifest
+    from rlmusic.jazz_data import read_manifest
     from rlmusic.tokens import build_tokenizer
 
-    root = tmp_path_factory.mktemp("jazz")
-    folder = build_jazz_set(root / "set", per_style={"train": 6, "test": 3},
-                            styles=(["swing", "bebop"], ["march", "polka"]), folk_dir=folk_dir,
-                            folk_counts={"train": 6, "test": 3}, progress=False)
+    folder, root = jazz_set, tmp_path_factory.mktemp("clf")
     tok = build_tokenizer(TokenizerConfig())
     data = labelled_from_corpus(tokenize_folder(folder, tok, DataConfig(workers=1, cache_dir=str(cache_dir)),
                                                 progress=False), read_manifest(folder))

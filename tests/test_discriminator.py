@@ -32,13 +32,6 @@ if not styles_available():  # pragma: no cover - CI installs mma through scripts
 
 
 @pytest.fixture(scope="module")
-def jazz_set(tmp_path_factory, folk_dir):
-    out = tmp_path_factory.mktemp("jazz") / "set"
-    return build_jazz_set(out, per_style={"train": 6, "test": 3}, styles=(["swing", "bebop"], ["march", "polka"]),
-                          folk_dir=folk_dir, folk_counts={"train": 6, "test": 3}, progress=False)
-
-
-@pytest.fixture(scope="module")
 def labelled(jazz_set, cache_dir):
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(jazz_set, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
@@ -226,52 +219,3 @@ def test_classifier_can_start_from_a_policy_trunk(trained_run):
     with pytest.raises(RLMusicError, match="context of at least"):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=128), ckpt.tokenizer)
 
-
-def _user_folders(jazz_set, root, by_style: bool):
-    """The built set's training files copied into user-style --jazz/--other folders."""
-    import shutil
-
-    for label, styles in (("jazz", ("swing", "bebop")), ("other", ("march", "polka"))):
-        for style in styles:
-            dest = root / label / (style if by_style else "")
-            dest.mkdir(parents=True, exist_ok=True)
-            for f in sorted((jazz_set / "train" / label).glob(f"{style}_*.mid")):
-                shutil.copy(f, dest / f.name)
-    return root / "jazz", root / "other"
-
-
-def test_train_clf_on_user_folders_holds_out_their_subfolders(jazz_set, cache_dir, tmp_path, capsys):
-    import json
-
-    from rlmusic.cli import main
-
-    jazz, other = _user_folders(jazz_set, tmp_path / "mine", by_style=True)
-    out = tmp_path / "clf"
-    tiny = ["clf.n_layer=1", "clf.n_embd=32", "clf.n_head=2", "clf.steps=10", "clf.batch_size=8", "clf.min_window=16",
-            "clf.max_window=48", "data.workers=1", f"data.cache_dir={cache_dir}"]
-    assert main(["train-clf", "--jazz", str(jazz), "--other", str(other), "--cv", "2", "--out", str(out), *tiny]) == 0
-    meta = json.loads(next(out.glob("checkpoint-*/rlmusic.json")).read_text())
-    groups = {label: set(meta["counts"]["train"][label]) | set(meta["counts"].get("test", {}).get(label, {}))
-              for label in ("jazz", "other")}
-    assert groups == {"jazz": {"swing", "bebop"}, "other": {"march", "polka"}}
-    n = sum(sum(c.values()) for split in meta["counts"].values() for c in split.values())
-    assert n == 4 * 6  # every copied file, in one split or the other
-    cv = meta["grouped_cv"]
-    assert set(cv["by_family"]) == {"swing", "bebop", "march", "polka"}
-    assert all(len(fold["held_out"]) == 2 for fold in cv["folds"])
-    assert "unseen jazz families" in capsys.readouterr().out
-    assert load_discriminator(out).prob_jazz([[5, 6, 7, 8]]).shape == (1,)
-
-
-def test_train_clf_cv_on_flat_user_folders_fails_before_training(jazz_set, cache_dir, tmp_path, capsys):
-    from rlmusic.cli import main
-
-    jazz, other = _user_folders(jazz_set, tmp_path / "flat", by_style=False)
-    out = tmp_path / "clf"
-    argv = ["train-clf", "--jazz", str(jazz), "--other", str(other), "--cv", "2", "--out", str(out),
-            "data.workers=1", f"data.cache_dir={cache_dir}"]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the tokenizing progress bars
-    assert err.startswith("rlmusic: error: grouped CV with 2 folds needs at least 2 groups of each label, "
-                          "found 1 jazz and 1 other") and "subfolder" in err
-    assert not out.exists()  # nothing trained, nothing written
