@@ -376,11 +376,13 @@ def cmd_train_clf(args) -> int:
         disc, path, result = load_discriminator(existing[-1]), existing[-1], prior.get("test") or {}
 
     # 2. Grouped cross-validation, fold by fold: a finished fold is kept in cv_folds.json.
-    cv = prior.get("grouped_cv") if (prior.get("grouped_cv") or {}).get("folds") and \
-        len(prior["grouped_cv"]["folds"]) == cfg.clf.cv_folds else None
+    prior_cv = prior.get("grouped_cv") or {}
+    cv = prior_cv if cfg.clf.cv_folds and len(prior_cv.get("folds", [])) == cfg.clf.cv_folds else None
     if cfg.clf.cv_folds and cv is None:
         folds_file = out_dir / "cv_folds.json"
+        # folds count only for the same classifier recipe on the same data
         key = {k: v for k, v in cfg.to_dict()["clf"].items() if k not in ("out_dir", "threads", "save_every")}
+        key |= {"source": source}
         saved = json.loads(folds_file.read_text()) if folds_file.is_file() else {}
         done = saved["folds"] if saved.get("clf") == key else []
         if done:
