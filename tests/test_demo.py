@@ -28,6 +28,6 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():
     from rlmusic.demo import unseen_summary
 
-    old = {"accuracy": 0.693, "roc_auc": 0.686}  # the shipped checkpoint's record predates balanced accuracy
+    old = {"accuracy": 0.693, "roc_auc": 0.686}  # a record written before balanced accuracy was reported
     assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
     assert unseen_summary(old | {"balanced_accuracy": 0.644}) == "accuracy 0.693, balanced 0.644, ROC-AUC 0.686"
