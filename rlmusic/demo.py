@@ -63,7 +63,8 @@ def run_demo(args) -> int:
     if not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
         print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
         clf = out / "jazz-clf"
-        if rlmusic(["train-clf", "--config", args.config, "--out", str(clf)]) != 0:
+        resume = ["--resume"] if list_checkpoints(clf) else []  # a demo cut short goes on where it stopped
+        if rlmusic(["train-clf", "--config", args.config, "--out", str(clf), *resume]) != 0:
             return 2
     clf_meta = read_meta(clf)
     test = clf_meta.get("test") or {}
