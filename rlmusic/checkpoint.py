@@ -124,8 +124,13 @@ class Checkpoint:
     meta: dict
 
     def training_state(self) -> dict | None:
-        f = self.path / STATE_FILE
-        return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+        return read_training_state(self.path)
+
+
+def read_training_state(folder: str | Path) -> dict | None:
+    """What a checkpoint saved for resuming (``training_state.pt``), or None (e.g. shipped ones)."""
+    f = Path(folder) / STATE_FILE
+    return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
 
 
 def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> Checkpoint:

@@ -285,7 +285,7 @@ def cmd_train_clf(args) -> int:
     import torch
 
     from policies import load_policy
-    from rlmusic.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_meta
+    from rlmusic.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_meta, read_training_state
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import tokenize_folder
     from rlmusic.discriminator import (
@@ -318,9 +318,10 @@ def cmd_train_clf(args) -> int:
     prior = read_meta(existing[-1]) if existing else {}
     if prior:  # the run's own config and data, with this command line's overrides on top (e.g. --cv)
         cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(prior["config"]))
-        same = {k: str(Path(v).resolve()) for k, v in source.items()} == \
-            {k: str(Path(v).resolve()) for k, v in prior["source"].items() if v and k in source}
-        if source and not same:
+        def resolved(src: dict) -> dict:
+            return {k: str(Path(v).resolve()) for k, v in src.items() if v}
+
+        if source and resolved(source) != resolved(prior["source"]):
             raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without --jazz/--other/--set, "
                                f"or start a new run with --out")
         source = prior["source"]
@@ -360,11 +361,9 @@ def cmd_train_clf(args) -> int:
     if step < cfg.clf.steps:
         state = None
         if prior:
-            disc = load_discriminator(existing[-1])
-            f = existing[-1] / STATE_FILE
-            if not f.is_file():
+            disc, state = load_discriminator(existing[-1]), read_training_state(existing[-1])
+            if state is None:
                 raise RLMusicError(f"{existing[-1]} holds weights only (no {STATE_FILE}); start a new run with --out")
-            state = torch.load(f, map_location="cpu", weights_only=False)
         else:
             torch.manual_seed(cfg.clf.seed)
             disc = Discriminator.build(cfg.clf, tokenizer)

@@ -218,4 +218,3 @@ def test_classifier_can_start_from_a_policy_trunk(trained_run):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), other)
     with pytest.raises(RLMusicError, match="context of at least"):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=128), ckpt.tokenizer)
-
