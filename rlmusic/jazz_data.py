@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,9 +171,11 @@ class Chart:
     transpose: int
     tempo: int
     melody: str | None  # Aria sequence or None
+    mma_seed: int = 0  # MMA's own random timing/volume/skips: seeded from the clock unless set
 
     def mma(self) -> str:
-        lines = [f"Tempo {self.tempo}", f"Groove {self.groove}", f"Transpose {self.transpose}"]
+        lines = [f"RndSeed {self.mma_seed}", f"Tempo {self.tempo}", f"Groove {self.groove}",
+                 f"Transpose {self.transpose}"]
         if self.melody:
             lines += ["Begin Aria", "  Voice Piano1", f"  Sequence {self.melody}", "  Range 1", "  Direction r",
                       "  ScaleType Chord", "  Octave 5", "End"]
@@ -238,6 +241,8 @@ def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None,
                 for i in range(count):
                     chart = random_chart(rng, style, grooves[rng.integers(len(grooves))], label)
                     name = f"{split}/{'jazz' if label else 'other'}/{style.replace('/', '-')}_{i:03d}.mid"
+                    # from the name, not the chart stream, so the charts drawn stay the same
+                    chart.mma_seed = zlib.crc32(f"{seed}/{name}".encode())
                     jobs.append((chart.__dict__, str(tmp / name)))
                     charts.append({"file": name, "split": split} | {k: v for k, v in chart.__dict__.items() if k != "chords"}
                                   | {"bars": len(chart.chords)})

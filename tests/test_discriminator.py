@@ -1,5 +1,7 @@
 """The jazz set builder (real MMA renders), the discriminator, and the jazz_clf reward."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import symusic
@@ -218,3 +220,16 @@ def test_classifier_can_start_from_a_policy_trunk(trained_run):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), other)
     with pytest.raises(RLMusicError, match="context of at least"):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=128), ckpt.tokenizer)
+
+
+def test_a_chart_renders_byte_identical_every_time(tmp_path):
+    from rlmusic.jazz_data import Chart, _render
+
+    # MMA's swing grooves randomise timing and volume; unseeded, two renders differ
+    chart = Chart("swing", "Swing", 1, "jazzy", "sevenths", ["C7", "F7", "G7", "C7"] * 2, 0, 120, None, mma_seed=42)
+    renders = []
+    for i in range(2):
+        path, err = _render((chart.__dict__, str(tmp_path / f"{i}.mid")))
+        assert not err
+        renders.append(Path(path).read_bytes())
+    assert renders[0] == renders[1]
