@@ -6,7 +6,9 @@
    symusic scores (building the piece is counted on our side), over every 45th file of the
    embedded corpus (folk tunes and Bach chorales). Also end to end, reading the files included.
    Every value is compared; the script fails if one differs by more than 1e-6.
-2. All registered rewards on a batch of 32 x 256 real tokens (decoding included), against the
+2. The texture metrics, all 29 metrics, and the independent judge on the same pieces, against
+   the ten MusPy metrics (ours): what the new columns of ``rlmusic metrics`` cost.
+3. All registered rewards on a batch of 32 x 256 real tokens (decoding included), against the
    time the tiny policy takes to sample 32 x 256 tokens: a floor for one PPO step's cost.
 """
 
@@ -32,10 +34,12 @@ from rlmusic import metrics as M  # noqa: E402
 from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.config import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import build_default_midi, prepare_corpus  # noqa: E402
+from rlmusic.judge import features as judge_features  # noqa: E402
 from rlmusic.midi_io import find_midi_files  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
 from rlmusic.policy import sample  # noqa: E402
 from rlmusic.reward import RewardBatch, build_reward  # noqa: E402
+from rlmusic.texture import TEXTURE_METRICS  # noqa: E402
 from rlmusic.tokens import special_ids  # noqa: E402
 
 NAMES = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
@@ -91,6 +95,17 @@ def main() -> None:
     print(f"  reading files:  MusPy {t_muspy_io * 1e3:8.1f} ms   rlmusic {t_ours_io * 1e3:7.1f} ms   "
           f"ratio {t_muspy_io / t_ours_io:5.1f}x")
 
+    # --- the new metrics on the same pieces, against the ten MusPy ones (ours)
+    pieces = [piece_from_score(s) for s in scores]
+    t_muspy10 = best_of(lambda: [ours_all(p) for p in pieces], args.repeats)
+    t_texture = best_of(lambda: [[fn(p) for fn in TEXTURE_METRICS.values()] for p in pieces], args.repeats)
+    t_every = best_of(lambda: [M.evaluate_piece(p) for p in pieces], args.repeats)
+    t_judge = best_of(lambda: [judge_features(p) for p in pieces], args.repeats)
+    print(f"  on {len(pieces)} pieces: the ten MusPy metrics {t_muspy10 * 1e3:.1f} ms; {len(TEXTURE_METRICS)} texture "
+          f"metrics {t_texture * 1e3:.1f} ms ({t_texture / t_muspy10:.1f}x); all {len(M.METRICS)} metrics "
+          f"{t_every * 1e3:.1f} ms ({t_every / t_muspy10:.1f}x); judge features {t_judge * 1e3:.1f} ms "
+          f"({t_judge / t_muspy10:.1f}x); MusPy's ten {t_muspy * 1e3:.0f} ms")
+
     # --- rewards on 32 x 256 real tokens vs sampling 32 x 256 tokens with the tiny policy
     tok, corpus = prepare_corpus(DataConfig(), TokenizerConfig(), progress=False)
     sp = special_ids(tok)
@@ -116,7 +131,8 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({
             "files": len(files), "max_abs_difference": worst, "muspy_s": t_muspy, "rlmusic_s": t_ours,
             "ratio": t_muspy / t_ours, "muspy_with_io_s": t_muspy_io, "rlmusic_with_io_s": t_ours_io,
-            "ratio_with_io": t_muspy_io / t_ours_io, "reward_batch_s": t_reward, "decode_batch_s": t_decode,
+            "ratio_with_io": t_muspy_io / t_ours_io, "muspy_ten_ours_s": t_muspy10, "texture_s": t_texture,
+            "all_metrics_s": t_every, "judge_features_s": t_judge, "reward_batch_s": t_reward, "decode_batch_s": t_decode,
             "sample_batch_s": t_sample, "reward_over_sampling": t_reward / t_sample}, indent=2))
 
 

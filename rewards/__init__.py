@@ -26,5 +26,7 @@ REWARDS = {
     "jazz_clf": jazz_clf,
 }
 
-# Names taken by rewards that later stages provide; asking for one now is a clear error.
-RESERVED: dict[str, str] = {}
+# Names that are never rewards, with the reason given when one is asked for.
+_JUDGE = ("the independent jazz judge of `rlmusic metrics` is a yardstick the policy never trains against; "
+          "use jazz_clf (the discriminator) as the reward")
+RESERVED: dict[str, str] = {"judge": _JUDGE, "jazz_judge": _JUDGE, "judge/p_jazz": _JUDGE}

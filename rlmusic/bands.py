@@ -17,11 +17,23 @@ from rlmusic.tokens import decode_ids
 BAND_METRICS = ("pitch_class_entropy", "scale_consistency")
 
 
+def bar_window(ids: np.ndarray, length: int, rng: np.random.Generator, bars: np.ndarray) -> np.ndarray:
+    """``length`` tokens of a piece starting at one of its Bar tokens, drawn by ``rng`` among those
+    that leave a full window (the whole piece when it is no longer than that)."""
+    if len(ids) <= length:
+        return ids
+    starts = np.flatnonzero(np.isin(ids[: len(ids) - length + 1], bars)) if len(bars) else np.zeros(0, np.int64)
+    start = int(rng.choice(starts)) if len(starts) else int(rng.integers(0, len(ids) - length + 1))
+    return ids[start : start + length]
+
+
 def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: int = 1000, seed: int = 0,
-                  select: str = ""):
+                  select: str = "", window: int = 0):
     """(pieces, ids) of up to ``max_pieces`` pieces of a split, chosen with a fixed seed; pieces
     are decoded from their tokens, so they are quantized exactly like generated pieces.
-    ``select``: only pieces whose name contains it (e.g. ``/jazz/``: the jazz arrangements)."""
+    ``select``: only pieces whose name contains it (e.g. ``/jazz/``: the jazz arrangements).
+    ``window``: each piece cut to that many tokens from one of its bars (seeded), so real music
+    compares with samples of the same length."""
     idx = corpus.indices(split)
     if select:
         idx = np.array([i for i in idx if select in corpus.names[i]], dtype=np.int64)
@@ -30,7 +42,13 @@ def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: i
                                f"like {corpus.names[0]!r}")
     if len(idx) > max_pieces:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pieces, replace=False))
-    ids = [corpus.piece(i).tolist() for i in idx]
+    ids = [corpus.piece(i) for i in idx]
+    if window:
+        from rlmusic.copies import bar_ids
+
+        rng, bars = np.random.default_rng(seed + 1), bar_ids(tokenizer)
+        ids = [bar_window(np.asarray(x), window, rng, bars) for x in ids]
+    ids = [np.asarray(x).tolist() for x in ids]
     return [piece_from_score(decode_ids(tokenizer, x)[0]) for x in ids], ids
 
 

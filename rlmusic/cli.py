@@ -154,22 +154,38 @@ def cmd_metrics(args) -> int:
     from policies import load_policy
     from rlmusic import evaluate as E
     from rlmusic.bands import corpus_sample
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.checkpoint import load_checkpoint, resolve_checkpoint
     from rlmusic.config import SampleConfig, load_config
     from rlmusic.corpus import prepare_corpus
+    from rlmusic.tokens import load_miditok
 
     sample_cfg = SampleConfig(num=args.num_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
     sample_cfg.validate()
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     ref_model = load_checkpoint(args.reference_model, load_policy).policy.to(device) if args.reference_model else None
-    columns, tokenizer = [], None
+    disc, tokenizer = None, None
+    if args.discriminator:  # its tokenizer encodes folders, so they get a P(jazz) too
+        from rlmusic.discriminator import load_discriminator
+
+        disc = load_discriminator(args.discriminator)
+        tokenizer = load_miditok(resolve_checkpoint(args.discriminator))
+    judge = None
+    if not args.no_judge:
+        from rlmusic.judge import SHIPPED_JUDGE, Judge
+
+        judge_path = Path(args.judge) if args.judge else SHIPPED_JUDGE
+        if args.judge or judge_path.exists():
+            judge = Judge.load(judge_path)
+    columns = []
     for raw in args.paths:
         path = Path(raw)
         if not path.exists():
             raise RLMusicError(f"{raw!r} does not exist; pass checkpoints or folders of MIDI files")
         if _is_checkpoint(path):
             ckpt = load_checkpoint(path, load_policy)
+            if disc is not None:
+                disc.check_tokenizer(ckpt.tokenizer, f"the checkpoint {raw}")
             tokenizer = tokenizer or ckpt.tokenizer
             label = f"{ckpt.path.parent.name}@{ckpt.meta['step']}"
             col = E.column_from_policy(label, ckpt.policy.to(device), ckpt.tokenizer, sample_cfg)
@@ -183,23 +199,37 @@ def cmd_metrics(args) -> int:
         else:
             raise RLMusicError(f"{raw!r} is neither a checkpoint nor a folder of MIDI files")
         columns.append(col)
-    reference = None
+    reference, corpus, tok = None, None, tokenizer
+    sampled = any(c.sampled for c in columns)
+    if (not args.reference and not args.no_reference) or args.also_from or (sampled and not args.no_copies):
+        cfg = load_config(resolve_config_path(args.config), [f"data.data={args.data}"] if args.data else [])
+        tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
+    # real music is cut to the samples' length: a 2-bar sample is not compared with 100-beat pieces
+    window = 0 if args.reference_tokens == 0 else args.reference_tokens or (args.max_new_tokens if sampled else 0)
+    span = f", {window}-token windows" if window else ""
+    for text in args.also_from:  # more real columns from the corpus, e.g. its folk tunes
+        pieces, ids = corpus_sample(corpus, tok, "all", args.reference_samples, select=text, window=window)
+        columns.append(E.Column(f"real ({text}{span})", pieces, ids=ids))
     if args.reference:
         reference = E.column_from_folder(args.reference, label="reference", limit=args.reference_samples,
                                          tokenizer=tokenizer)
     elif not args.no_reference:
-        cfg = load_config(resolve_config_path(args.config))
-        tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
         split = "all" if args.reference_from else "val"  # a style's pieces are few: every split
-        pieces, ids = corpus_sample(corpus, tok, split, args.reference_samples, select=args.reference_from)
-        reference = E.Column(f"real ({args.reference_from or 'val'})", pieces, ids=ids)
-    if args.discriminator:
-        from rlmusic.discriminator import load_discriminator
+        pieces, ids = corpus_sample(corpus, tok, split, args.reference_samples, select=args.reference_from,
+                                    window=window)
+        reference = E.Column(f"real ({args.reference_from or 'val'}{span})", pieces, ids=ids)
+    everyone = columns + ([reference] if reference else [])
+    if disc is not None:
+        E.add_jazz_probability(everyone, disc)
+    if judge is not None:
+        E.add_judge(everyone, judge)
+    if sampled and not args.no_copies:
+        from rlmusic.copies import CopyIndex, bar_ids
 
-        disc = load_discriminator(args.discriminator)
-        if tokenizer is not None:
-            disc.check_tokenizer(tokenizer, "the checkpoints")
-        E.add_jazz_probability(columns + ([reference] if reference else []), disc)
+        train = corpus.indices("train")
+        index = CopyIndex.build([corpus.piece(i) for i in train], len(tok),
+                                cache=Path(corpus.meta["cache"]) / "suffixes-train.npy")
+        E.add_copies(columns, index, bar_ids(tok))
     summary = E.summarise(columns, reference)
     print(E.format_table(summary))
     if args.json:
@@ -424,6 +454,40 @@ def _print_clf_results(result: dict, cv: dict | None, folds: int) -> None:
             print(f"  unseen {name} families, accuracy: " + ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in fams))
 
 
+def cmd_train_judge(args) -> int:
+    import numpy as np
+
+    from rlmusic.config import load_config
+    from rlmusic.corpus import tokenize_folder
+    from rlmusic.discriminator import labelled_from_corpus
+    from rlmusic.jazz_data import read_manifest
+    from rlmusic.judge import train_judge
+    from rlmusic.music import piece_from_score
+    from rlmusic.tokens import build_tokenizer, decode_ids
+
+    cfg = load_config(resolve_config_path(args.config))
+    t0 = time.time()
+    folder = Path(args.set) if args.set else build_default_jazz_set(args)
+    tokenizer = build_tokenizer(cfg.tokenizer)  # pieces quantized exactly as generated ones are
+    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
+    pieces = [piece_from_score(decode_ids(tokenizer, p)[0]) for p in data.pieces]
+    print(f"judge: {len(pieces)} pieces ({int(np.sum(data.labels))} jazz) from {folder}")
+    judge = train_judge(pieces, data.labels, data.groups, data.names, seed=args.seed, folds=args.cv)
+    judge.meta |= {"set": str(folder), "seconds": round(time.time() - t0, 1)}
+    from rlmusic.judge import SHIPPED_JUDGE
+
+    path = judge.save(args.out or SHIPPED_JUDGE)
+    h, cv = judge.meta["held_out"], judge.meta["grouped_cv"]
+    print(f"held-out pieces (its own split): accuracy {h['accuracy']:.3f}, balanced {h['balanced_accuracy']:.3f}, "
+          f"ROC-AUC {h['roc_auc']:.3f} ({h['n']} pieces)")
+    if cv:
+        print(f"grouped CV ({args.cv} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
+              f"(all 'other' would score {cv['majority_rate']:.3f}), balanced {cv['balanced_accuracy']:.3f}, "
+              f"ROC-AUC {cv['roc_auc']:.3f}")
+    print(f"judge: {path} ({time.time() - t0:.0f}s)")
+    return 0
+
+
 def cmd_finetune(args) -> int:
     import torch
 
@@ -433,7 +497,7 @@ def cmd_finetune(args) -> int:
     from rlmusic.checkpoint import list_checkpoints, load_checkpoint
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import prepare_corpus
-    from rlmusic.reward import build_reward, parse_reward_spec
+    from rlmusic.reward import build_reward, check_reward_names
 
     overrides = _overrides(args)
     for flag, key in ((args.reward, "ppo.reward"), (args.out, "ppo.out_dir"), (args.algo, "ppo.algo"),
@@ -461,10 +525,7 @@ def cmd_finetune(args) -> int:
         raise RLMusicError("--policy is required: the pretrained checkpoint to fine-tune (e.g. from rlmusic pretrain)")
 
     # Everything that can be wrong is checked before any work starts.
-    names = [n for n, _ in parse_reward_spec(cfg.ppo.reward)]
-    for n in names:
-        if n not in REWARDS:
-            raise RLMusicError(f"unknown reward {n!r}; known rewards: {', '.join(sorted(REWARDS))}")
+    names = [n for n, _ in check_reward_names(cfg.ppo.reward, REWARDS, RESERVED)]
     import copy
 
     start = load_checkpoint(args.policy, load_policy)
@@ -590,9 +651,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-from", default="", metavar="TEXT",
                    help="reference: the embedded corpus's pieces whose name contains TEXT, every split "
                         "(e.g. /jazz/ for its jazz arrangements)")
+    p.add_argument("--reference-tokens", type=int, default=None, metavar="N",
+                   help="cut each corpus piece of the reference (and --also-from columns) to N tokens from one of "
+                        "its bars (default: --max-new-tokens when a checkpoint is sampled; 0: whole pieces)")
     p.add_argument("--reference-model", help="checkpoint whose NLL of each checkpoint's samples is reported")
     p.add_argument("--config", default="tiny", help="config naming the default reference corpus")
-    p.add_argument("--discriminator", help="jazz discriminator: adds each column's mean P(jazz)")
+    p.add_argument("--discriminator", help="jazz discriminator: adds each column's mean P(jazz) (the reward's view)")
+    p.add_argument("--judge", help="independent jazz judge (default: the shipped checkpoints/jazz-judge): judge/p_jazz")
+    p.add_argument("--no-judge", action="store_true", help="no judge/p_jazz row")
+    p.add_argument("--data", help="the training corpus for copy detection and corpus columns (default: embedded)")
+    p.add_argument("--also-from", action="append", default=[], metavar="TEXT",
+                   help="add a column of the corpus's pieces whose name contains TEXT (repeatable), e.g. miscfolk")
+    p.add_argument("--no-copies", action="store_true",
+                   help="skip copy detection (longest run of sampled tokens found in the training corpus)")
     p.add_argument("--json", help="write the full results (per-piece values too) here")
     p.add_argument("--csv", help="write the table here")
     p.add_argument("--plot", help="folder for one PNG per metric")
@@ -629,6 +700,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     jazz_set_args(p)
     p.set_defaults(func=cmd_train_clf)
+
+    p = sub.add_parser("train-judge", help="train the independent jazz judge (features + logistic regression)")
+    p.add_argument("--config", default="tiny", help="config (its tokenizer quantizes the pieces)")
+    p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR` (default: build or reuse it)")
+    p.add_argument("--out", help="folder for judge.json (default: the shipped checkpoints/jazz-judge)")
+    p.add_argument("--seed", type=int, default=7, help="the judge's own seed: its split and excerpts")
+    p.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (0: none)")
+    jazz_set_args(p)
+    p.set_defaults(func=cmd_train_judge)
 
     p = sub.add_parser("finetune", help="RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards")
     config_args(p)

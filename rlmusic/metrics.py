@@ -1,6 +1,6 @@
 """Music metrics: pure functions of one :class:`~rlmusic.music.Piece` returning a float.
 
-Two families, plus set-level measures:
+Three families, plus set-level measures:
 
 * MusPy's definitions, equal to ``muspy.<name>`` to 1e-9 on the same notes (tested on real
   files), computed from interval arithmetic instead of a tick-by-128 piano roll. Where
@@ -9,6 +9,8 @@ Two families, plus set-level measures:
 * RL Tuner's table (Jaques et al., 2017), on the piece's melody (the highest note at each
   onset). RL Tuner judged monophonic 16th-note melodies in C major; here the key is
   estimated per piece (Krumhansl-Kessler) and bars come from the first time signature.
+* Texture (:mod:`rlmusic.texture`): onsets and notes per beat and bar, note lengths, silences,
+  off-grid and swung onsets, bass activity, harmonic rhythm.
 
 NaN means "undefined for this piece" (said in each docstring); set-level summaries skip it.
 """
@@ -21,6 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rlmusic.music import MAJOR_SCALE, MINOR_SCALE, SCALES, Piece, merge_intervals
+from rlmusic.texture import TEXTURE_METRICS
 
 NAN = math.nan
 _SCALES_INT = SCALES.astype(np.int64)
@@ -271,6 +274,7 @@ METRICS: dict[str, Callable[[Piece], float]] = {
     "unique_min": unique_min,
     "notes_in_motif": notes_in_motif,
     "notes_in_repeated_motif": notes_in_repeated_motif,
+    **TEXTURE_METRICS,
 }
 
 

@@ -135,6 +135,19 @@ class WeightedReward:
         return out
 
 
+def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
+                       reserved: Mapping[str, str] | None = None) -> list[tuple[str, float]]:
+    """The parsed spec, or a one-line error for a name that is unknown or ``reserved`` (names
+    that are never rewards, such as the independent judge, with the reason)."""
+    terms = parse_reward_spec(spec)
+    for name, _ in terms:
+        if reserved and name in reserved:
+            raise RLMusicError(f"{name!r} cannot be a reward: {reserved[name]}")
+        if name not in registry:
+            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(sorted(registry))}")
+    return terms
+
+
 def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reserved: Mapping[str, str] | None = None,
                  **context) -> WeightedReward:
     """Resolve a ``--reward`` spec against a registry of factories.
@@ -143,11 +156,7 @@ def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reser
     from the corpus, ``discriminator``), so adding a reward never changes this function.
     """
     terms = []
-    for name, weight in parse_reward_spec(spec):
-        if reserved and name in reserved and name not in registry:
-            raise RLMusicError(f"reward {name!r} is not available yet: {reserved[name]}")
-        if name not in registry:
-            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(sorted(registry))}")
+    for name, weight in check_reward_names(spec, registry, reserved):
         factory = registry[name]
         params = inspect.signature(factory).parameters
         fn = factory(**{k: v for k, v in context.items() if k in params})

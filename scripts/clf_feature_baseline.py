@@ -1,6 +1,5 @@
 """Hand-made rhythm, bass and voicing features against the discriminator's unseen-family test.
 
-    pip install scikit-learn   # this script only; rlmusic itself does not need it
     python scripts/clf_feature_baseline.py [--set DIR] [--policy checkpoints/pretrain-tiny] \
         [--window 128] [--json out.json]
 
@@ -8,7 +7,8 @@ The issue's reference figure (a feature logistic regression, 0.63-0.69 on unseen
 reproducible on our own set: the same pieces, the same grouped folds (``style_folds``, whole
 groove families held out) and the same scoring (mean P(jazz) over ``--windows`` windows of
 ``--window`` tokens per piece) as ``rlmusic train-clf --cv 5``. The features are computed from
-the policy's token ids decoded to notes, so they see exactly what the discriminator sees.
+the policy's token ids decoded to notes, so they see exactly what the discriminator sees; they
+are the independent judge's features (``rlmusic.judge.features``).
 Prints accuracy, balanced accuracy and ROC-AUC per model, and each family's accuracy.
 
 ``--nearest`` adds a diagnostic of the set itself: hold out one groove family at a time, train a
@@ -32,72 +32,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.errors import RLMusicError  # noqa: E402
 
-try:
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-except ImportError:
-    sys.exit("this baseline needs scikit-learn: pip install scikit-learn")
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-GRID = 12  # onset positions per beat, as the tokenizer's 12-per-beat grid
-BASS = 55  # below G3 counts as the bass register
 METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
-
-
-def features(time_: np.ndarray, duration: np.ndarray, pitch: np.ndarray, tpq: int, numerator: int) -> list[float]:
-    """One window's features (notes sorted by onset). Swing and straight off-beats, the bass line
-    per beat (walking bass moves by step on every beat), chord size, spread and placement, voicing
-    intervals, note lengths, density and metre."""
-    onsets, first = np.unique(time_, return_index=True)
-    groups = np.split(pitch, first[1:])  # pitches sounding from each onset
-    phase = (onsets % tpq) * GRID // tpq
-    beats = (time_.max() - time_.min()) / tpq + 1
-    f = [np.mean(phase == k) for k in range(GRID)]
-    off = max(1, int(np.isin(phase, [3, 4, 6, 8, 9]).sum()))
-    f += [np.sum(phase == 8) / off, np.sum(phase == 6) / off, np.sum(phase == 9) / off]  # swung / straight / 16th
-    length = duration / tpq
-    f += [np.mean((length >= lo) & (length < hi)) for lo, hi in ((0, .3), (.3, .6), (.6, .9), (.9, 1.1), (1.1, 2.1), (2.1, 99))]
-    f += [len(pitch) / beats, len(onsets) / beats, len(pitch) / len(onsets)]
-    bass: dict[int, int] = {}  # beat -> lowest bass-register pitch struck in it
-    for t, p in zip(time_ // tpq, pitch):
-        if p < BASS and p < bass.get(t, 128):
-            bass[t] = p
-    moves = np.array([abs(bass[b + 1] - bass[b]) for b in bass if b + 1 in bass])
-    f += [len(bass) / beats] + ([np.mean(np.isin(moves, [1, 2])), np.mean(moves == 0), np.mean(np.isin(moves, [5, 7]))]
-                                if len(moves) else [0.0, 0.0, 0.0])
-    chords = [(ph, np.unique(g)) for ph, g in zip(phase, groups) if len(np.unique(g)) >= 3]
-    ic = np.zeros(7)
-    for _, g in chords:
-        pcs = np.unique(g % 12)
-        for i in range(len(pcs)):
-            for j in range(i + 1, len(pcs)):
-                d = (pcs[j] - pcs[i]) % 12
-                ic[min(d, 12 - d)] += 1
-    ic = ic[1:] / max(1, ic.sum())
-    upper = [g[g >= BASS] for _, g in chords]
-    f += [len(chords) / len(onsets), np.mean([ph != 0 for ph, _ in chords]) if chords else 0.0,
-          np.mean([np.ptp(u) if len(u) > 1 else 0 for u in upper]) if chords else 0.0, *ic]
-    hist = np.bincount(pitch % 12, minlength=12) / len(pitch)
-    f += [-(hist[hist > 0] * np.log2(hist[hist > 0])).sum(), pitch.mean(), pitch.std()]
-    f += [float(numerator == 3), float(numerator == 4), float(numerator == 5)]
-    return [float(x) for x in f]
 
 
 def window_features(tokenizer, pieces: list[np.ndarray], window: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     from rlmusic.discriminator import piece_windows
+    from rlmusic.judge import features
+    from rlmusic.music import piece_from_score
     from rlmusic.tokens import decode_ids
 
     rows, owner = [], []
     for i, piece in enumerate(pieces):
         for w in piece_windows(piece, window, n):
-            score, _ = decode_ids(tokenizer, w)
-            notes = sorted((x.time, x.duration, x.pitch) for track in score.tracks for x in track.notes)
-            if len(notes) < 2:
+            f = features(piece_from_score(decode_ids(tokenizer, w)[0]))
+            if f is None:
                 continue  # a window of rests or one note: no rhythm to describe
-            a = np.array(notes, dtype=np.int64)
-            ts = score.time_signatures
-            rows.append(features(a[:, 0], a[:, 1], a[:, 2], score.ticks_per_quarter, ts[0].numerator if len(ts) else 4))
+            rows.append(f)
             owner.append(i)
     return np.array(rows), np.array(owner)
 

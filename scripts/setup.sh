@@ -28,7 +28,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch 2.13.0"
   "${PIP[@]}" "torch==2.13.0"
 fi
-if ! "$PY" -c "import rlmusic, policies, rewards, miditok, symusic, muspy, trl, pytest" 2>/dev/null \
+if ! "$PY" -c "import rlmusic, policies, rewards, miditok, symusic, muspy, trl, pytest, sklearn, pydivsufsort" 2>/dev/null \
    || ! "$PY" -m ruff --version >/dev/null 2>&1 || ! "$PY" -m pip show -q rlmusic >/dev/null 2>&1; then
   echo "[setup] installing rlmusic and its dependencies"
   "${PIP[@]}" -e ".[test]"

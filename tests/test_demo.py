@@ -14,7 +14,9 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
     report = (out / "report.md").read_text()
-    assert "## Metrics" in report and "curves.png" in report
+    assert "## Against real music" in report and "curves.png" in report
+    # the report leads with the measures the reward never sees
+    assert report.index("two-sample AUC") < report.index("judge/p_jazz") < report.index("jazz_probability")
     for tag in ("before", "after"):
         assert len(list((out / "samples" / tag).glob("*.mid"))) == 2
         assert len(list((out / "samples" / tag).glob("*.png"))) == 2

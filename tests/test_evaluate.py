@@ -2,6 +2,7 @@ import json
 import math
 import shutil
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +36,16 @@ def test_metrics_cli_checkpoint_and_folder_against_reference(trained_run, folk_d
     assert summary["metrics"][run_label]["nll_under_reference"] > 0
     assert set(summary["overlap_with_reference"]) == {run_label, "folder"}
     assert summary["skipped"]["folder"][0][0] == "broken.mid"
+    # the headline: whole-vector distances, the judge, copy detection for the sampled column only
+    for label in (run_label, "folder"):
+        d = summary["distance_to_reference"][label]
+        assert d["frechet"] > 0 and 0 <= d["two_sample_auc"] <= 1 and d["overlap_mean"] == summary[
+            "overlap_with_reference"][label]["mean"]
+        assert 0 <= summary["metrics"][label]["judge/p_jazz"] <= 1
+    assert printed.index("classifier two-sample AUC") < printed.index("pitch_class_entropy")
+    assert summary["metrics"][run_label]["copy/longest_tokens"] >= 1
+    assert "copy/longest_tokens" not in summary["metrics"]["folder"]
+    assert set(summary["inside_reference_band"]["folder"]) >= {"onsets_per_beat", "polyphony"}
     assert len(list((tmp_path / "plots").glob("*.png"))) == len(METRICS)
     assert (tmp_path / "m.csv").read_text().startswith("metric,")
     # The same seed gives the same samples and so the same table.
@@ -69,3 +80,31 @@ def test_all_bad_folder_is_an_error(tmp_path, capsys):
     (tmp_path / "x.mid").write_bytes(b"junk")
     assert main(["metrics", str(tmp_path), "--no-reference"]) == 2
     assert "none of the 1 MIDI file(s)" in capsys.readouterr().err
+
+
+def test_folders_get_p_jazz_from_the_discriminators_own_tokenizer(tiny_clf, trained_run, folk_dir, tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for f in find_midi_files(folk_dir)[:6]:
+        shutil.copy(f, folder / f.name)
+    out = tmp_path / "m.json"
+    # the folder comes first: no checkpoint has named a tokenizer yet
+    assert main(["metrics", str(folder), str(trained_run), "--num-samples", "3", "--max-new-tokens", "32",
+                 "--discriminator", str(tiny_clf), "--reference", str(folk_dir), "--reference-samples", "12",
+                 "--no-copies", "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    for label in summary["columns"]:
+        assert 0 <= summary["metrics"][label]["jazz_probability"] <= 1, label
+
+
+def test_alarms_fire_on_a_column_that_pleases_the_reward_but_not_the_texture():
+    real = [piece_from_arrays(np.arange(16) * 2, [2] * 16, 60 + np.arange(16) % 5, tpq=4) for _ in range(20)]
+    pads = [piece_from_arrays([0, 0, 0, 8, 8, 8], [8] * 6, [48, 52, 55, 50, 53, 57], tpq=4) for _ in range(20)]
+    hacked = Column("hacked", pads, extra={"jazz_probability": 0.93, "judge/p_jazz": 0.40})
+    reference = Column("real", real, extra={"jazz_probability": 0.82, "judge/p_jazz": 0.80})
+    found = summarise([hacked], reference)["alarms"]
+    assert any("above real music's own 0.82" in a for a in found)
+    assert any("disagree by more than 0.3" in a for a in found)
+    assert any(a.startswith("hacked: onsets_per_beat lies outside") and "100% of pieces" in a for a in found)
+    honest = Column("honest", real, extra={"jazz_probability": 0.80, "judge/p_jazz": 0.70})
+    assert summarise([honest], reference)["alarms"] == []

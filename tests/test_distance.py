@@ -1,0 +1,50 @@
+"""Set distances: the Fréchet distance by hand, the two-sample test on same and different sets."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rlmusic.distance import frechet_distance, set_distances, standardise, two_sample_auc
+
+
+def test_frechet_distance_by_hand_in_two_dimensions():
+    # a: points (0,0) (2,0) (0,2) (2,2): mean (1,1), covariance diag(4/3, 4/3)
+    # b: points (3,1) (5,1) (3,5) (5,5): mean (4,3), covariance diag(4/3, 16/3)
+    a = np.array([[0, 0], [2, 0], [0, 2], [2, 2]], float)
+    b = np.array([[3, 1], [5, 1], [3, 5], [5, 5]], float)
+    # diagonal covariances: ||mu_a - mu_b||^2 + sum_i (sigma_a,i - sigma_b,i)^2 = 9 + 4 + 0 + (2/sqrt3 - 4/sqrt3)^2
+    expected = 9 + 4 + (2 / math.sqrt(3) - 4 / math.sqrt(3)) ** 2
+    assert frechet_distance(a, b) == pytest.approx(expected)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert frechet_distance(b, a) == pytest.approx(expected)
+    assert math.isnan(frechet_distance(a[:1], b))
+
+
+def test_two_sample_auc_same_set_near_half_different_sets_near_one():
+    rng = np.random.default_rng(0)
+    one = rng.normal(0, 1, (400, 5))
+    assert abs(two_sample_auc(one[:200], one[200:]) - 0.5) < 0.08
+    other = rng.normal(0, 1, (200, 5)) + np.array([2.0, 0, 0, 0, 0])
+    assert two_sample_auc(one[:200], other) > 0.9
+    assert math.isnan(two_sample_auc(one[:1], other))
+
+
+def test_standardise_by_the_reference_and_fill_nan():
+    ref = np.array([[0.0, 1.0, np.nan], [2.0, 1.0, np.nan], [4.0, 1.0, np.nan]])
+    x = np.array([[2.0, 5.0, 1.0], [np.nan, 1.0, 2.0]])
+    xs, rs = standardise(x, ref)
+    assert xs.shape == (2, 1) and rs.shape == (3, 1)  # constant and all-NaN metrics dropped
+    sd = np.std([0.0, 2.0, 4.0])
+    assert xs[:, 0].tolist() == pytest.approx([0.0, 0.0])  # NaN filled with the reference median, 2
+    assert rs[:, 0].tolist() == pytest.approx([-2 / sd, 0, 2 / sd])
+
+
+def test_set_distances_of_metric_columns():
+    rng = np.random.default_rng(1)
+    ref = {"a": rng.normal(0, 1, 200).tolist(), "b": rng.normal(5, 2, 200).tolist()}
+    near = {"a": rng.normal(0, 1, 64).tolist(), "b": rng.normal(5, 2, 64).tolist()}
+    far = {"a": rng.normal(3, 1, 64).tolist(), "b": rng.normal(5, 2, 64).tolist()}
+    d_near, d_far = set_distances(near, ref, ["a", "b"]), set_distances(far, ref, ["a", "b"])
+    assert d_near["frechet"] < 0.3 < 8 < d_far["frechet"]
+    assert d_near["two_sample_auc"] < 0.65 and d_far["two_sample_auc"] > 0.95
