@@ -121,7 +121,9 @@ def load_score(path: str | Path, program: int = -1, max_quarters: int = MAX_QUAR
     """Read ``path`` and return a one-track score, or raise :class:`BadMidi` with the reason.
 
     Checks, in order: readable by symusic, ticks per quarter > 0, at least one
-    pitched (non-drum) note; notes starting after ``max_quarters`` are cut.
+    pitched (non-drum) note; notes starting after ``max_quarters`` are cut. The notes come from
+    :func:`rlmusic.midi_notes.read_notes`, which keeps re-struck notes that symusic's own
+    pairing stretches or drops; symusic gives the meter, tempos and the validity check.
     """
     path = Path(path)
     try:
@@ -130,12 +132,38 @@ def load_score(path: str | Path, program: int = -1, max_quarters: int = MAX_QUAR
             raise BadMidi("empty file")
         if size > MAX_BYTES:
             raise BadMidi(f"file is {size / 2**20:.0f} MB, over the {MAX_BYTES // 2**20} MB limit")
-        score = Score(str(path))
+        data = path.read_bytes()
+        score = Score.from_midi(data)
     except BadMidi:
         raise
     except Exception as e:  # symusic raises RuntimeError/ValueError with varied messages
         raise BadMidi(f"unreadable MIDI ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})") from None
+    restrike_notes(score, data)
     return clean_score(score, program=program, max_quarters=max_quarters)
+
+
+def restrike_notes(score: Score, data: bytes) -> None:
+    """Replace the notes of ``score`` (read by symusic from ``data``) by :func:`read_notes`'s, one
+    track per (program, drums). A file symusic reads but this reader cannot keeps symusic's notes."""
+    from rlmusic.midi_notes import MidiParseError, read_notes
+
+    try:
+        tpq, notes = read_notes(data)
+    except MidiParseError:
+        return
+    if tpq != score.ticks_per_quarter:
+        return
+    tracks = []
+    keys = np.unique(np.stack([notes["program"], notes["is_drum"].astype(np.int64)], 1), axis=0)
+    for prog, drum in keys.tolist():
+        sel = (notes["program"] == prog) & (notes["is_drum"] == bool(drum))
+        track = Track(name="drums" if drum else f"program {prog}", program=int(prog), is_drum=bool(drum))
+        track.notes = Note.from_numpy(time=notes["time"][sel].astype(np.int32),
+                                      duration=notes["duration"][sel].astype(np.int32),
+                                      pitch=notes["pitch"][sel].astype(np.int8),
+                                      velocity=notes["velocity"][sel].astype(np.int8))
+        tracks.append(track)
+    score.tracks = tracks
 
 
 def clean_score(score: Score, program: int = -1, max_quarters: int = MAX_QUARTERS) -> Score:

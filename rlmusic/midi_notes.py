@@ -10,7 +10,8 @@ module reads the note events itself and pairs them by one rule, per track, chann
   starts a new note: a string or key struck again stops its previous sound;
 * a note-off ends every copy struck at an earlier tick; one that finds only copies struck at
   this very tick is the previous copy's own note-off (already ended by the new strike) and is
-  ignored, unless nothing was re-struck here, when it ends them (a zero-length note);
+  ignored, unless nothing was re-struck here: then those copies never sounded (on and off at
+  one tick, as MMA writes a doubled chord tone) and are dropped, as pretty_midi drops them;
 * a note still sounding when its track ends, ends there.
 
 Every strike becomes a note, so the note count equals pretty_midi's and MusPy's (which end
@@ -100,9 +101,9 @@ def _track_notes(data: bytes, start: int, end: int, track: int, out: list[list[i
             earlier = [s for s in sounding if s[0] < t]
             if not earlier and restruck_at.get(key) == t:
                 continue  # the note-off of the copy the strike at this tick already ended
-            for s in earlier or sounding:
+            for s in earlier:
                 out.append([s[0], t - s[0], d1, s[1], s[2], channel == DRUM_CHANNEL, track])
-            rest = [s for s in sounding if s[0] >= t] if earlier else []
+            rest = [s for s in sounding if s[0] >= t] if earlier else []  # none: zero-length, dropped
             if rest:
                 open_notes[key] = rest
             else:

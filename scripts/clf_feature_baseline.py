@@ -29,13 +29,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rlmusic.cli import _quiet_libraries  # noqa: E402
-from rlmusic.errors import RLMusicError  # noqa: E402
-
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from rlmusic.cli import _quiet_libraries  # noqa: E402
+from rlmusic.errors import RLMusicError  # noqa: E402
 
 METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
 
