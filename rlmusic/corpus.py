@@ -29,7 +29,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score, note_count, silence_native_output, time_limit, write_score
 from rlmusic.tokens import build_tokenizer, encode_score, load_miditok, tokenizer_fingerprint
 
-DEFAULT_CORPUS_VERSION = "default-v2"
+DEFAULT_CORPUS_VERSION = "default-v3"  # v3: the iRb jazz standards, when fetched
 # Jazz and non-jazz MMA arrangements per groove style in the default corpus: without them a
 # folk/Bach prior cannot play jazz, and PPO's KL leash cannot move it there.
 ARRANGEMENTS_PER_STYLE = 10
@@ -146,7 +146,14 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
     collections = ABC_COLLECTIONS if collections is None else collections
     if arrangements_per_style is None:
         arrangements_per_style = ARRANGEMENTS_PER_STYLE if full else 0
-    tag = DEFAULT_CORPUS_VERSION + ("" if full else "-" + hashlib.sha1(json.dumps(
+    from rlmusic.irb import load_tunes
+
+    # The real standards in jazz grooves, so the prior knows the harmony and forms of real jazz.
+    tunes = (load_tunes(cache_root(cfg)) or []) if full else []
+    if full and not tunes:
+        print("rlmusic: the iRb jazz standards are not fetched, so the default corpus has none "
+              "(run `rlmusic data irb`, which needs npm)")
+    tag = DEFAULT_CORPUS_VERSION + ("" if tunes else "-no-irb") + ("" if full else "-" + hashlib.sha1(json.dumps(
         [sorted(collections.items()), bach, arrangements_per_style]).encode()).hexdigest()[:8])
     final = cache_root(cfg) / "midi" / tag
     if (final / "manifest.json").is_file():
@@ -178,7 +185,7 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
         bar.close()
     if written == 0:
         raise RLMusicError("converting music21's corpus produced no MIDI file; check the music21 install")
-    arrangements = 0
+    arrangements = standards = 0
     if arrangements_per_style:
         from rlmusic.jazz_data import CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES, build_jazz_set, read_manifest, styles_available
 
@@ -187,13 +194,14 @@ def build_default_midi(cfg: DataConfig, collections: dict[str, str] | None = Non
             # discriminator's train and test charts.
             folder = build_jazz_set(tmp / "mma", per_style={"arrangements": arrangements_per_style},
                                     styles=(CORPUS_JAZZ_STYLES, CORPUS_OTHER_STYLES), workers=cfg.workers,
-                                    progress=progress)
-            arrangements = len(read_manifest(folder)["pieces"])
+                                    progress=progress, tunes=[("standards", 1, t) for t in tunes])
+            made = read_manifest(folder)["pieces"]
+            arrangements, standards = len(made), sum(p["split"] == "standards" for p in made)
         else:
             print("rlmusic: MMA is not installed, so the default corpus has no jazz/non-jazz arrangements "
                   "(apt-get install mma, then delete the cache to rebuild)")
     manifest = {"version": tag, "pieces": written + arrangements, "folk_bach": written, "arrangements": arrangements,
-                "failed": failures, "seconds": round(time.time() - t0, 1),
+                "standards": standards, "failed": failures, "seconds": round(time.time() - t0, 1),
                 "sources": sorted(collections) + (["bach"] if bach else []) + (["mma"] if arrangements else [])}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from rlmusic.errors import RLMusicError
 
-DATA_VERSION = "jazz-v2"
+DATA_VERSION = "jazz-v3"  # v3: the iRb standards, each in a jazz and a non-jazz groove
 MMA_LIB = Path("/usr/share/mma/lib")
 MMA_STYLES = MMA_LIB / "stdlib"
 
@@ -183,6 +183,20 @@ class Chart:
         return "\n".join(lines) + "\n"
 
 
+def style_meter(style: str) -> int:
+    """Beats per bar of a style file (its first ``Time N``; 4 if it says none)."""
+    lib, name = style.split("/") if "/" in style else ("stdlib", style)
+    m = re.search(r"(?mi)^\s*Time\s+(\d+)", (MMA_LIB / lib / f"{name}.mma").read_text(errors="replace"))
+    return int(m.group(1)) if m else 4
+
+
+def tune_chart(rng: np.random.Generator, tune, style: str, groove: str, label: int) -> Chart:
+    """A real standard (``rlmusic.irb.Tune``) through its form, in one groove; its own key, a
+    tempo and a melody line drawn as for the synthetic charts, independently of the label."""
+    melody = MELODY_PATTERNS[rng.integers(len(MELODY_PATTERNS))] if rng.random() < 0.5 else None
+    return Chart(style, groove, label, "irb", "irb", tune.bars(), 0, int(rng.integers(70, 201)), melody)
+
+
 def random_chart(rng: np.random.Generator, style: str, groove: str, label: int) -> Chart:
     family = "jazzy" if rng.random() < 0.5 else "plain"
     progs = JAZZY if family == "jazzy" else PLAIN
@@ -218,14 +232,16 @@ SPLITS = {"train": 24, "test": 8, "arrangements": 6}  # charts per groove style 
 
 def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None, styles: tuple[list, list] | None = None,
                    folk_dir: str | Path | None = None, folk_counts: dict[str, int] | None = None, workers: int = 2,
-                   seed: int = 0, progress: bool = True) -> Path:
+                   seed: int = 0, progress: bool = True, tunes: list[tuple[str, int, object]] | None = None) -> Path:
     """Render the labelled set into ``out_dir/<split>/<jazz|other>/`` with a ``manifest.json``.
 
     ``folk_dir``: folk/Bach MIDI files added as negatives (``folk_counts`` per split).
+    ``tunes``: real standards as (split, label, ``rlmusic.irb.Tune``), each rendered in a groove
+    of that label drawn from the styles of the tune's meter (4/4 or 3/4; others are skipped).
     Written to a temporary folder and renamed, so an interrupted build leaves nothing half-made.
     """
     require_mma()
-    per_style = per_style or SPLITS
+    per_style = SPLITS if per_style is None else per_style
     jazz, other = styles or (JAZZ_STYLES, OTHER_STYLES)
     final = Path(out_dir)
     if (final / "manifest.json").is_file():
@@ -246,6 +262,22 @@ def build_jazz_set(out_dir: str | Path, per_style: dict[str, int] | None = None,
                     jobs.append((chart.__dict__, str(tmp / name)))
                     charts.append({"file": name, "split": split} | {k: v for k, v in chart.__dict__.items() if k != "chords"}
                                   | {"bars": len(chart.chords)})
+    by_meter = {(label, m): [st for st in style_list if style_meter(st) == m]
+                for label, style_list in ((1, jazz), (0, other)) for m in (3, 4)} if tunes else {}
+    streams: dict[str, np.random.Generator] = {}  # one per split: the corpus's and the set's draws differ
+    for i, (split, label, tune) in enumerate(tunes or []):
+        pool = by_meter.get((label, tune.beats_per_bar))
+        if not pool:
+            continue  # 5/4, 6/4, 6/8: too few tunes and grooves
+        rng = streams.setdefault(split, np.random.default_rng([seed, 11, zlib.crc32(split.encode())]))
+        style = pool[rng.integers(len(pool))]
+        grooves = grooves_of(style)
+        chart = tune_chart(rng, tune, style, grooves[rng.integers(len(grooves))], label)
+        name = f"{split}/{'jazz' if label else 'other'}/{style.replace('/', '-')}_irb{i:04d}.mid"
+        chart.mma_seed = zlib.crc32(f"{seed}/{name}".encode())
+        jobs.append((chart.__dict__, str(tmp / name)))
+        charts.append({"file": name, "split": split, "tune": tune.title, "composer": tune.composer}
+                      | {k: v for k, v in chart.__dict__.items() if k != "chords"} | {"bars": len(chart.chords)})
     t0 = time.time()
     failed = []
     with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers) as pool:

