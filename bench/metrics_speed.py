@@ -113,7 +113,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     starts = rng.integers(0, len(stream) - 257, 32)
     ids = [[int(i) for i in stream[s : s + 256] if i not in (sp["bos"], sp["eos"])] for s in starts]
-    all_rewards = build_reward(",".join(n for n in REWARDS if n != "jazz_clf"), REWARDS)
+    names = [n + "onsets_per_beat" if n.endswith(":") else n for n in REWARDS if n != "jazz_clf"]
+    all_rewards = build_reward(",".join(names), REWARDS, bands={n: (0.5, 2.0) for n in M.METRICS})
     t_reward = best_of(lambda: all_rewards(RewardBatch(ids, tok)), args.repeats)
     t_decode = best_of(lambda: RewardBatch(ids, tok).decoded, args.repeats)
     from policies import build_policy

@@ -38,6 +38,7 @@ from rlmusic.tokens import build_tokenizer, special_ids  # noqa: E402
 from rlmusic.tracking import read_metrics  # noqa: E402
 
 REWARD = "repetition,tonic,scale"
+BANDS = {"scale_consistency": (0.9, 1.0)}  # the scale band the figures were measured with
 
 
 def ours(cfg, policy, tok, epochs: int, minibatch: int, updates: int, fast_decode: bool = True) -> list[float]:
@@ -46,7 +47,7 @@ def ours(cfg, policy, tok, epochs: int, minibatch: int, updates: int, fast_decod
                                        "save_every": 1000}}, base=cfg)
         ref, trained = load_policy_copy(policy), load_policy_copy(policy)
         trained.fast_decode = fast_decode and trained.fast_decode
-        finetune(c, trained, ref, tok, build_reward(REWARD, REWARDS), progress=False)
+        finetune(c, trained, ref, tok, build_reward(REWARD, REWARDS, bands=BANDS), progress=False)
         rows = read_metrics(d)
     return [r["time/rollout"] + r["time/score"] + r["time/update"] for r in rows]
 
@@ -62,7 +63,7 @@ def grpo(cfg, policy, tok, updates: int) -> list[float]:
 
     with tempfile.TemporaryDirectory() as d:
         c = load_config(None, {"ppo": {"out_dir": d, "updates": updates, "algo": "grpo", "group_size": 8}}, base=cfg)
-        run_trl(c, load_policy_copy(policy), tok, build_reward(REWARD, REWARDS), None, {})
+        run_trl(c, load_policy_copy(policy), tok, build_reward(REWARD, REWARDS, bands=BANDS), None, {})
         log = json.loads((Path(d) / "trl" / "log_history.json").read_text())
     return [r["step_time"] for r in log if "step_time" in r]
 

@@ -75,7 +75,7 @@ def main() -> None:
     ref = AutoModelForCausalLM.from_pretrained(args.model)
     value = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=1)
     value.config.pad_token_id = special["pad"]
-    reward = RewardModule(build_reward(args.reward, REWARDS), tok, special)
+    reward = RewardModule(build_reward(args.reward, REWARDS, bands={"scale_consistency": (0.9, 1.0)}), tok, special)
     prompts = [[special["bos"]]] * (args.batch * (args.updates + 1))
     dataset = Dataset.from_dict({"input_ids": prompts})
     cfg = PPOConfig(output_dir="/tmp/trl112-ppo-bench", per_device_train_batch_size=args.batch, num_mini_batches=1,

@@ -2,12 +2,14 @@
 
 Each entry is a factory returning a reward (``rlmusic.reward.Reward``): a callable that
 takes a ``RewardBatch`` and returns one float per sample. Factories name the context they
-need as keyword arguments (``bands`` from the corpus; ``discriminator`` for ``jazz_clf``).
+need as keyword arguments (``bands`` measured on the corpus; ``discriminator`` for
+``jazz_clf``), which is how ``rlmusic finetune`` knows what to prepare. A name ending in ``:``
+is a family: ``band:onsets_per_beat`` calls ``REWARDS["band:"]("onsets_per_beat", ...)``.
 """
 
 from __future__ import annotations
 
-from rewards.band import pitch_entropy, scale
+from rewards.band import band, pitch_entropy, scale
 from rewards.jazz_clf import jazz_clf
 from rewards.repetition import repetition
 from rewards.rl_tuner import autocorrelation, in_key, leaps_resolved, motif, repeated_motif, tonic, unique_extrema
@@ -24,6 +26,7 @@ REWARDS = {
     "repeated_motif": repeated_motif,
     "autocorrelation": autocorrelation,
     "jazz_clf": jazz_clf,
+    "band:": band,
 }
 
 # Names that are never rewards, with the reason given when one is asked for.

@@ -1,20 +1,29 @@
-"""``pitch_entropy`` and ``scale``: keep a metric inside the band the training corpus spans.
+"""Band rewards: keep a metric inside the band the target music spans.
 
-Maximising pitch-class entropy would reward chromatic noise and maximising scale
-consistency would reward one-note melodies, so each reward is 0 inside the corpus's
-[low, high] band (by default its 5th-95th percentiles, computed by ``rlmusic.bands``) and
-falls linearly outside, by the band's width, to -1. A piece with no notes scores -1.
+Maximising pitch-class entropy would reward chromatic noise, maximising note onsets per beat
+would reward a machine gun, and a jazz discriminator alone is pleased by one sustained chord
+every two beats. So a band reward is 0 inside the target set's [low, high] band (by default
+its 5th-95th percentiles on windows as long as the samples, computed by ``rlmusic.bands``
+from the corpus, or from its pieces named by ``ppo.bands_from``) and falls linearly outside,
+by the band's width, to -1. A piece where the metric is undefined (NaN: no notes) scores -1.
+
+``band:NAME`` works for every metric of ``rlmusic.metrics.METRICS`` (``band:onsets_per_beat``,
+``band:polyphony``, ...); ``pitch_entropy`` and ``scale`` are the two original names.
+
+Example::
+
+    >>> from rlmusic.reward import build_reward
+    >>> from rewards import REWARDS
+    >>> fn = build_reward("band:onsets_per_beat", REWARDS, bands={"onsets_per_beat": (1.0, 3.0)})
 """
 
 from __future__ import annotations
 
 import math
 
-from rlmusic.metrics import pitch_class_entropy, scale_consistency
+from rlmusic.errors import RLMusicError
+from rlmusic.metrics import METRICS
 from rlmusic.reward import per_piece
-
-# Used only when no corpus band is passed (e.g. a quick test); the CLI passes the corpus's own.
-DEFAULT_BANDS = {"pitch_class_entropy": (2.2, 3.0), "scale_consistency": (0.9, 1.0)}
 
 
 def band_score(value: float, low: float, high: float) -> float:
@@ -26,17 +35,23 @@ def band_score(value: float, low: float, high: float) -> float:
     return -min(1.0, distance / width)
 
 
-def _band(bands: dict | None, metric: str) -> tuple[float, float]:
-    return tuple((bands or {}).get(metric, DEFAULT_BANDS[metric]))
+def band(metric: str, bands: dict | None = None, name: str | None = None):
+    """``metric`` inside its band: range [-1, 0]. ``bands``: {metric: (low, high)}."""
+    if metric not in METRICS:
+        raise RLMusicError(f"band:{metric}: unknown metric; metrics: {', '.join(METRICS)}")
+    if not bands or metric not in bands:
+        raise RLMusicError(f"the band:{metric} reward needs the target band of {metric} "
+                           f"(the finetune command measures it on the corpus, or on ppo.bands_from)")
+    low, high = bands[metric]
+    score = METRICS[metric]
+    return per_piece(name or f"band:{metric}", -1.0, 0.0, lambda p: band_score(score(p), low, high))
 
 
 def pitch_entropy(bands: dict | None = None):
-    """Pitch-class entropy inside the corpus band: range [-1, 0]."""
-    low, high = _band(bands, "pitch_class_entropy")
-    return per_piece("pitch_entropy", -1.0, 0.0, lambda p: band_score(pitch_class_entropy(p), low, high))
+    """Pitch-class entropy inside the band: range [-1, 0] (``band:pitch_class_entropy``)."""
+    return band("pitch_class_entropy", bands, name="pitch_entropy")
 
 
 def scale(bands: dict | None = None):
-    """Scale consistency inside the corpus band: range [-1, 0]."""
-    low, high = _band(bands, "scale_consistency")
-    return per_piece("scale", -1.0, 0.0, lambda p: band_score(scale_consistency(p), low, high))
+    """Scale consistency inside the band: range [-1, 0] (``band:scale_consistency``)."""
+    return band("scale_consistency", bands, name="scale")

@@ -14,8 +14,6 @@ from rlmusic.metrics import METRICS
 from rlmusic.music import piece_from_score
 from rlmusic.tokens import decode_ids
 
-BAND_METRICS = ("pitch_class_entropy", "scale_consistency")
-
 
 def bar_window(ids: np.ndarray, length: int, rng: np.random.Generator, bars: np.ndarray) -> np.ndarray:
     """``length`` tokens of a piece starting at one of its Bar tokens, drawn by ``rng`` among those
@@ -53,19 +51,22 @@ def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: i
 
 
 def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.05, 0.95),
-                 max_pieces: int = 1000, select: str = "") -> dict[str, tuple[float, float]]:
-    """{metric: (low, high)} quantiles over the training split (its pieces named with ``select``
-    only, if given); cached in the corpus folder."""
-    tag = f"-{hashlib.sha1(select.encode()).hexdigest()[:8]}" if select else ""
-    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}{tag}.json"
+                 max_pieces: int = 1000, select: str = "", window: int = 0) -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} quantiles of every metric over the training split (its pieces named
+    with ``select`` only, if given), each piece cut to a ``window`` of tokens (0: whole pieces)
+    so the band describes music as long as the samples; cached in the corpus folder."""
+    key = json.dumps([select, window, sorted(METRICS)])
+    tag = hashlib.sha1(key.encode()).hexdigest()[:8]
+    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}-{tag}.json"
     if cache.is_file():
         return {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
-    pieces = corpus_sample(corpus, tokenizer, "train", max_pieces, select=select)[0]
+    pieces = corpus_sample(corpus, tokenizer, "train", max_pieces, select=select, window=window)[0]
     bands = {}
-    for name in BAND_METRICS:
-        values = np.array([METRICS[name](p) for p in pieces], float)
+    for name, fn in METRICS.items():
+        values = np.array([fn(p) for p in pieces], float)
         values = values[~np.isnan(values)]
-        bands[name] = (float(np.quantile(values, quantiles[0])), float(np.quantile(values, quantiles[1])))
+        if len(values):
+            bands[name] = (float(np.quantile(values, quantiles[0])), float(np.quantile(values, quantiles[1])))
     if cache.parent.is_dir():
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(bands))

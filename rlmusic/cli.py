@@ -517,7 +517,7 @@ def cmd_finetune(args) -> int:
     from rlmusic.checkpoint import list_checkpoints, load_checkpoint
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import prepare_corpus
-    from rlmusic.reward import build_reward, check_reward_names
+    from rlmusic.reward import build_reward, check_reward_names, reward_needs
 
     overrides = _overrides(args)
     for flag, key in ((args.reward, "ppo.reward"), (args.out, "ppo.out_dir"), (args.algo, "ppo.algo"),
@@ -545,7 +545,8 @@ def cmd_finetune(args) -> int:
         raise RLMusicError("--policy is required: the pretrained checkpoint to fine-tune (e.g. from rlmusic pretrain)")
 
     # Everything that can be wrong is checked before any work starts.
-    names = [n for n, _ in check_reward_names(cfg.ppo.reward, REWARDS, RESERVED)]
+    check_reward_names(cfg.ppo.reward, REWARDS, RESERVED)
+    needs = reward_needs(cfg.ppo.reward, REWARDS)  # each reward names what it needs
     import copy
 
     start = load_checkpoint(args.policy, load_policy)
@@ -553,7 +554,7 @@ def cmd_finetune(args) -> int:
     policy = run.policy if existing else start.policy
     tokenizer = start.tokenizer
     discriminator = None
-    if "jazz_clf" in names:
+    if "discriminator" in needs:
         from rlmusic.discriminator import load_discriminator
 
         if not args.discriminator:
@@ -563,10 +564,10 @@ def cmd_finetune(args) -> int:
             args.discriminator = str(default)
         discriminator = load_discriminator(args.discriminator)
         discriminator.check_tokenizer(tokenizer, f"the policy {args.policy}")
-    needs_corpus = cfg.ppo.prompt == "corpus" or {"pitch_entropy", "scale"} & set(names) or cfg.ppo.refresh_every
+    needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    needs_bands = corpus is not None and {"pitch_entropy", "scale"} & set(names)
-    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from) if needs_bands else None
+    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from, window=cfg.ppo.max_new_tokens) \
+        if "bands" in needs else None
     reward_fn = build_reward(cfg.ppo.reward, REWARDS, reserved=RESERVED, bands=bands, discriminator=discriminator)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(args.discriminator) if discriminator is not None else None,

@@ -135,6 +135,17 @@ class WeightedReward:
         return out
 
 
+def resolve(name: str, registry: Mapping[str, Callable[..., Reward]]) -> tuple[Callable[..., Reward], tuple] | None:
+    """(factory, positional arguments) for a reward name: ``band:polyphony`` resolves to the
+    family ``band:`` called with ``"polyphony"``; None if the registry has neither."""
+    if name in registry:
+        return registry[name], ()
+    prefix, sep, arg = name.partition(":")
+    if sep and arg and f"{prefix}:" in registry:
+        return registry[f"{prefix}:"], (arg,)
+    return None
+
+
 def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
                        reserved: Mapping[str, str] | None = None) -> list[tuple[str, float]]:
     """The parsed spec, or a one-line error for a name that is unknown or ``reserved`` (names
@@ -143,9 +154,20 @@ def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
     for name, _ in terms:
         if reserved and name in reserved:
             raise RLMusicError(f"{name!r} cannot be a reward: {reserved[name]}")
-        if name not in registry:
-            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(sorted(registry))}")
+        if resolve(name, registry) is None:
+            known = sorted(n + "METRIC" if n.endswith(":") else n for n in registry)
+            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(known)}")
     return terms
+
+
+def reward_needs(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
+    """The context the spec's rewards ask for by keyword (e.g. ``{"bands", "discriminator"}``)."""
+    needs = set()
+    for name, _ in parse_reward_spec(spec):
+        found = resolve(name, registry)
+        if found is not None:
+            needs |= set(inspect.signature(found[0]).parameters) - {"metric", "name"}
+    return needs
 
 
 def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reserved: Mapping[str, str] | None = None,
@@ -157,9 +179,9 @@ def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reser
     """
     terms = []
     for name, weight in check_reward_names(spec, registry, reserved):
-        factory = registry[name]
+        factory, args = resolve(name, registry)
         params = inspect.signature(factory).parameters
-        fn = factory(**{k: v for k, v in context.items() if k in params})
+        fn = factory(*args, **{k: v for k, v in context.items() if k in params})
         terms.append((fn, weight))
     return WeightedReward(terms)
 

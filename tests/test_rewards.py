@@ -9,8 +9,9 @@ from rewards.repetition import loop_mask, repetition_score
 from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
 from rlmusic.config import TokenizerConfig
 from rlmusic.errors import RLMusicError
+from rlmusic.metrics import METRICS
 from rlmusic.music import piece_from_arrays
-from rlmusic.reward import RewardBatch, build_reward, parse_reward_spec, trl_reward_func
+from rlmusic.reward import RewardBatch, build_reward, parse_reward_spec, reward_needs, trl_reward_func
 from rlmusic.tokens import build_tokenizer
 
 TPQ = 4
@@ -68,12 +69,19 @@ def _ids(tok, pitches):
     return out
 
 
+BANDS = {name: (0.5, 2.0) for name in METRICS}  # a band for every metric
+
+
+def _names() -> list[str]:
+    """Every registered reward, a family by one member; jazz_clf needs a trained discriminator
+    (tested in test_discriminator.py)."""
+    return [n + "onsets_per_beat" if n.endswith(":") else n for n in REWARDS if n != "jazz_clf"]
+
+
 def test_every_reward_scores_a_batch_within_its_range(tok):
     batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), [], [5, 5, 5]], tok)
-    for name, factory in REWARDS.items():
-        if name == "jazz_clf":  # needs a trained discriminator: tested in test_discriminator.py
-            continue
-        fn = factory()
+    for name in _names():
+        fn = build_reward(name, REWARDS, bands=BANDS).terms[0][0]
         scores = fn(batch)
         assert fn.name == name and len(scores) == 4
         lo, hi = fn.range
@@ -89,9 +97,7 @@ def test_batch_decodes_once(tok, monkeypatch):
     real = R.decode_ids
     monkeypatch.setattr(R, "decode_ids", lambda *a: calls.append(1) or real(*a))
     batch = RewardBatch([_ids(tok, [60, 62, 64, 65])] * 3, tok)
-    for name, factory in REWARDS.items():
-        if name != "jazz_clf":
-            factory()(batch)
+    build_reward(",".join(_names()), REWARDS, bands=BANDS)(batch)
     assert len(calls) == 3
 
 
@@ -108,7 +114,7 @@ def test_spec_parser_and_weighted_total(tok):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("repetiton", "unknown reward 'repetiton'; known rewards: autocorrelation, in_key"),
+    ("repetiton", "unknown reward 'repetiton'; known rewards: autocorrelation, band:METRIC, in_key"),
     ("repetition=abc", "is not a number"),
     ("repetition,repetition=2", "named twice"),
     ("", "no reward given"),
@@ -117,6 +123,21 @@ def test_spec_parser_and_weighted_total(tok):
 def test_spec_errors(spec, message):
     with pytest.raises(RLMusicError, match=message):
         build_reward(spec, REWARDS, reserved=RESERVED)
+
+
+def test_band_family_scores_any_metric_by_name(tok):
+    batch = RewardBatch([_ids(tok, [60, 64, 67, 72])], tok)  # 4 quarter notes, 4 beats: 1 onset per beat
+    fn = build_reward("band:onsets_per_beat,band:polyphony", REWARDS,
+                      bands={"onsets_per_beat": (2.0, 3.0), "polyphony": (1.0, 1.5)})
+    total, parts = fn(batch)
+    assert parts["band:onsets_per_beat"][0] == pytest.approx(-1.0)  # a whole band width below
+    assert parts["band:polyphony"][0] == 0.0
+    with pytest.raises(RLMusicError, match="unknown metric"):
+        build_reward("band:nonsense", REWARDS, bands=BANDS)
+    with pytest.raises(RLMusicError, match="needs the target band of polyphony"):
+        build_reward("band:polyphony", REWARDS)
+    assert reward_needs("repetition,band:polyphony,jazz_clf", REWARDS) == {"bands", "discriminator"}
+    assert reward_needs("repetition,tonic", REWARDS) == set()
 
 
 def test_band_rewards_take_the_corpus_band(tok):
