@@ -59,8 +59,11 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, policy: Policy, tokenizer, meta: dict,
-                    training_state: dict | None = None, keep_last: int = 0) -> Path:
-    """Write ``run_dir/checkpoint-{step:06d}`` atomically and prune old ones; returns its path."""
+                    training_state: dict | None = None, keep_last: int = 0,
+                    companions: dict[str, Callable[[Path], None]] | None = None) -> Path:
+    """Write ``run_dir/checkpoint-{step:06d}`` atomically and prune old ones; returns its path.
+    ``companions``: {subfolder: save function} for models that belong to the run's state (the
+    co-evolving discriminator), written inside the same atomic folder."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"checkpoint-{step:06d}"
@@ -71,6 +74,9 @@ def save_checkpoint(run_dir: str | Path, step: int, policy: Policy, tokenizer, m
     save_tokenizers(tokenizer, tmp)
     if training_state is not None:
         torch.save(training_state, tmp / STATE_FILE)
+    for name, save in (companions or {}).items():
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+        save(tmp / name)
     full_meta = {"step": step, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions(),
                  "policy": model.name, "num_parameters": model.num_parameters()} | meta
     (tmp / META_FILE).write_text(json.dumps(full_meta, indent=2, default=str))  # written last: marks completeness

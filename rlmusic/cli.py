@@ -563,6 +563,10 @@ def cmd_finetune(args) -> int:
                 raise RLMusicError("the jazz_clf reward needs --discriminator CKPT (train one with `rlmusic train-clf`)")
             args.discriminator = str(default)
         discriminator = load_discriminator(args.discriminator)
+        if existing and cfg.ppo.refresh_every and (existing[-1] / "discriminator").is_dir():
+            from rlmusic.discriminator import Discriminator
+
+            discriminator = Discriminator.load(existing[-1] / "discriminator")  # as co-evolved so far
         discriminator.check_tokenizer(tokenizer, f"the policy {args.policy}")
     needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
@@ -588,14 +592,17 @@ def cmd_finetune(args) -> int:
         discriminator.to("cuda")
     from rlmusic.ppo import finetune
 
+    companions = {"discriminator": discriminator.save} if refresh is not None else None
     last = finetune(cfg, policy, reference, tokenizer, reward_fn, corpus=corpus, meta=meta,
-                    resume_state=resume_state, refresh=refresh, cpu=args.cpu)
+                    resume_state=resume_state, refresh=refresh, cpu=args.cpu, companions=companions,
+                    monitors=_judge_monitor())
     print(f"done: {last}")
     return 0
 
 
 def _make_refresh(args, cfg, discriminator, tokenizer):
-    """The adversarial refresh callback: the built jazz set's training split plus recent rollouts."""
+    """The co-evolving discriminator: the jazz set's training split against the fresh rollouts;
+    its test split's jazz (one window each, as long as the reward reads) must stay recognised."""
     import numpy as np
 
     from rlmusic.corpus import tokenize_folder
@@ -605,7 +612,29 @@ def _make_refresh(args, cfg, discriminator, tokenizer):
     folder = build_default_jazz_set(_jazz_defaults(), progress=False)
     data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data, progress=False), read_manifest(folder))
     train = data.select(np.array([s == "train" for s in data.splits]))
-    return lambda update, recent: refresh_discriminator(discriminator, train, recent, cfg.clf, cfg.ppo.refresh_steps)
+    real = [p[: discriminator.max_window].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels)
+            if s == "test" and y == 1][:128]
+    pc = cfg.ppo
+    return lambda update, recent: refresh_discriminator(
+        discriminator, train, recent[-pc.batch_size * pc.refresh_every:], cfg.clf, pc.refresh_steps,
+        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real)
+
+
+def _judge_monitor() -> dict:
+    """judge/p_jazz of every update's rollouts, logged beside the reward (never part of it)."""
+    import numpy as np
+
+    from rlmusic.judge import SHIPPED_JUDGE, Judge
+
+    if not SHIPPED_JUDGE.exists():
+        return {}
+    judge = Judge.load(SHIPPED_JUDGE)
+
+    def p_jazz(batch) -> float:
+        p = judge.prob_jazz(batch.pieces)
+        return float(np.nanmean(p)) if np.isfinite(p).any() else float("nan")
+
+    return {"judge/p_jazz": p_jazz}
 
 
 def _jazz_defaults():

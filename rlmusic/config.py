@@ -312,6 +312,9 @@ class PPOConfig:
     """``corpus``: BOS plus the opening of a random training piece; ``bos``: BOS only."""
     prompt_tokens: int = 16
     """Opening length (tokens after BOS) for corpus prompts."""
+    prompt_from: str = ""
+    """Corpus prompts come only from training pieces whose name contains this (e.g. ``/jazz/``:
+    openings of the corpus's jazz, where the prior already plays jazz); empty: any piece."""
     temperature: float = 1.0
     """Sampling temperature; log-probabilities use the same temperature."""
     top_k: int = 0
@@ -362,10 +365,15 @@ class PPOConfig:
     sample_every: int = 0
     """Write the first rollouts of every this many updates as MIDI (0: never)."""
     refresh_every: int = 0
-    """Adversarial refresh: every this many updates, retrain the discriminator with recent
-    rollouts as extra negatives (SeqGAN-style; 0: off)."""
-    refresh_steps: int = 50
-    """Discriminator steps per refresh."""
+    """Co-evolving discriminator: every this many updates, train it on real jazz against
+    non-jazz plus the policy's fresh rollouts (the seeds' GAN classifier; 0: off, frozen)."""
+    refresh_steps: int = 200
+    """Most discriminator steps per refresh (it stops earlier once refresh_target is reached)."""
+    refresh_share: float = 0.25
+    """Share of every refresh batch drawn from the fresh rollouts (as negatives), each read as
+    the reward reads it: its last window of the discriminator's length."""
+    refresh_target: float = 0.3
+    """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     seed: int = 0
     """Seeds prompts, sampling and minibatch order."""
     report_to: str = "none"
@@ -393,6 +401,8 @@ class PPOConfig:
                                f"({self.batch_size})")
         if self.prompt not in ("corpus", "bos"):
             raise RLMusicError(f"ppo.prompt must be corpus or bos, got {self.prompt!r}")
+        if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1):
+            raise RLMusicError("ppo.refresh_share must be in (0, 1) and ppo.refresh_target in (0, 1]")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
         if not 0 < self.top_p <= 1:

@@ -258,23 +258,48 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     return disc
 
 
-def refresh_discriminator(disc: Discriminator, data: Labelled, negatives: list[list[int]], cfg: ClfConfig,
-                          steps: int) -> dict[str, float]:
-    """SeqGAN-style refresh: a few steps on the labelled set plus the policy's recent samples as
-    negatives, so the policy cannot settle on a blind spot. Returns P(jazz) of those samples before/after."""
-    import dataclasses
-
-    negatives = [n for n in negatives if len(n) >= 8]
-    before = float(disc.prob_jazz(negatives).mean()) if negatives else math.nan
-    if not negatives:
-        return {"clf/refresh_p_jazz_before": before}
-    extra = Labelled([np.asarray(n, dtype=np.int64) for n in negatives], np.zeros(len(negatives), int),
-                     ["policy"] * len(negatives), ["train"] * len(negatives), ["policy"] * len(negatives))
-    mixed = Labelled(data.pieces + extra.pieces, np.concatenate([data.labels, extra.labels]),
-                     data.groups + extra.groups, data.splits + extra.splits, data.names + extra.names)
-    short = dataclasses.replace(cfg, steps=steps, lr=cfg.lr * 0.5, min_window=min(cfg.min_window, 8))
-    train_discriminator(disc, mixed, short, progress=False)
-    return {"clf/refresh_p_jazz_before": before, "clf/refresh_p_jazz_after": float(disc.prob_jazz(negatives).mean())}
+def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[int]], cfg: ClfConfig,
+                          steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
+                          held_out: list[list[int]] | None = None, check_every: int = 10) -> dict[str, float]:
+    """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
+    (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
+    ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
+    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` or after
+    ``steps``. ``held_out``: real jazz windows that must stay recognised (their mean P(jazz) is
+    logged). Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
+    fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
+    before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
+    out = {"clf/refresh_p_jazz_before": before}
+    if not fresh:
+        return out
+    rng = np.random.default_rng([cfg.seed, seed])
+    n_fresh = max(1, round(share * cfg.batch_size))
+    opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr * 0.5, weight_decay=0.01)
+    device = next(disc.parameters()).device
+    done, p = 0, before
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**31)))
+        for step in range(steps):
+            if p < target:
+                break
+            disc.train()
+            windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh, cfg.min_window, cfg.max_window,
+                                             cfg.balance)
+            windows += [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
+            labels += [0] * n_fresh
+            loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
+            opt.step()
+            done = step + 1
+            if done % check_every == 0:
+                p = float(disc.prob_jazz(fresh).mean())
+    disc.eval()
+    out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
+    if held_out:
+        out["clf/refresh_real_jazz"] = float(disc.prob_jazz(held_out).mean())
+    return out
 
 
 # --- evaluation -------------------------------------------------------------------------------

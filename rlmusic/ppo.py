@@ -157,15 +157,20 @@ def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperat
 
 
 def make_prompts(cfg, corpus: Corpus | None, special: dict, update: int, n: int) -> torch.Tensor:
-    """(n, P) prompts: BOS, plus the opening of a random training piece for ``corpus`` prompts."""
+    """(n, P) prompts: BOS, plus the opening of a random training piece for ``corpus`` prompts
+    (only pieces named with ``cfg.prompt_from``, if set)."""
     bos = torch.full((n, 1), special["bos"], dtype=torch.long)
     if cfg.prompt == "bos" or cfg.prompt_tokens == 0 or corpus is None:
         return bos
     rng = np.random.default_rng([cfg.seed, update, 1])
     train = corpus.indices("train")
     train = train[np.diff(corpus.offsets)[train] >= cfg.prompt_tokens]
+    if cfg.prompt_from:
+        train = np.array([i for i in train if cfg.prompt_from in corpus.names[i]], dtype=np.int64)
     if len(train) == 0:
-        raise RLMusicError(f"no training piece has {cfg.prompt_tokens} tokens for a prompt; lower ppo.prompt_tokens")
+        what = f" named with {cfg.prompt_from!r}" if cfg.prompt_from else ""
+        raise RLMusicError(f"no training piece{what} has {cfg.prompt_tokens} tokens for a prompt; lower "
+                           f"ppo.prompt_tokens or change ppo.prompt_from")
     picks = rng.choice(train, n)
     openings = torch.tensor(np.stack([corpus.piece(i)[: cfg.prompt_tokens] for i in picks]).astype(np.int64))
     return torch.cat([bos, openings], dim=1)
@@ -182,8 +187,14 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.
 def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, reward_fn: WeightedReward,
              corpus: Corpus | None = None, meta: dict | None = None, resume_state: dict | None = None,
              refresh: Callable[[int, list[list[int]]], dict] | None = None, progress: bool = True,
-             cpu: bool = False) -> str:
-    """Run ``cfg.ppo.updates`` PPO updates; returns the last checkpoint's path."""
+             cpu: bool = False, companions: dict[str, Callable[[Path], None]] | None = None,
+             monitors: dict[str, Callable[[RewardBatch], float]] | None = None) -> str:
+    """Run ``cfg.ppo.updates`` PPO updates; returns the last checkpoint's path.
+
+    ``refresh(update, recent rollouts)`` retrains the discriminator every ``ppo.refresh_every``
+    updates; ``companions`` ({subfolder: save}) go into every checkpoint (the discriminator's
+    weights, so a resumed run refreshes from the same one); ``monitors`` ({name: fn(batch)}) are
+    logged every update and never enter the reward (the independent judge: the Goodhart curve)."""
     pc = cfg.ppo
     if pc.threads:
         torch.set_num_threads(pc.threads)
@@ -212,7 +223,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         nonlocal last_path
         state = {"optimizer": optimizer.state_dict(), "kl_coef": kl_ctl.value, "update": update}
         last_path = save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
-                                    meta | {"update": update, "kl_coef": kl_ctl.value}, state, keep_last=pc.keep_last)
+                                    meta | {"update": update, "kl_coef": kl_ctl.value}, state, keep_last=pc.keep_last,
+                                    companions=companions)
 
     bar = tqdm(range(start, pc.updates), initial=start, total=pc.updates, desc=pc.algo, unit="update",
                disable=not progress)
@@ -310,6 +322,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                "time/rollout": t_rollout, "time/score": t_score, "time/update": t_update,
                "perf/tokens_per_s": float(mask.sum()) / (t_rollout + t_score + t_update)}
         row |= reward_fn.log_values(parts) | {k: float(np.mean(v)) for k, v in stats.items()}
+        row |= {name: float(fn(batch)) for name, fn in (monitors or {}).items()}
         kl_ctl.update(kl_per_seq, pc.batch_size)
         recent = (recent + gen_ids)[-4 * pc.batch_size :]
         if refresh is not None and pc.refresh_every and done % pc.refresh_every == 0:

@@ -1,0 +1,106 @@
+"""The co-evolving discriminator: a known-answer refresh, and resume parity with refresh on."""
+
+import shutil
+
+import numpy as np
+import torch
+
+from policies import load_policy
+from rewards import REWARDS
+from rlmusic.checkpoint import list_checkpoints, load_checkpoint
+from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig, load_config
+from rlmusic.corpus import tokenize_folder
+from rlmusic.discriminator import (
+    Discriminator,
+    Labelled,
+    labelled_from_corpus,
+    load_discriminator,
+    refresh_discriminator,
+    train_discriminator,
+)
+from rlmusic.jazz_data import read_manifest
+from rlmusic.ppo import finetune
+from rlmusic.reward import build_reward
+from rlmusic.tokens import build_tokenizer
+
+
+def pads(tok, n: int, rng) -> list[list[int]]:
+    """A fixed generator that only plays sustained chord pads: a three-note chord every two beats."""
+    v = tok.vocab
+    out = []
+    for _ in range(n):
+        ids = []
+        for _bar in range(4):
+            ids.append(v["Bar_None"])
+            for pos in (0, 24):
+                root = int(rng.integers(48, 60))
+                ids.append(v[f"Position_{pos}"])
+                for p in (root, root + 4, root + 7):
+                    ids += [v[f"Pitch_{p}"], v["Duration_2.0.12"]]
+        out.append(ids)
+    return out
+
+
+def _data(jazz_set, cache_dir):
+    tok = build_tokenizer(TokenizerConfig())
+    data = labelled_from_corpus(tokenize_folder(jazz_set, tok, DataConfig(workers=1, cache_dir=str(cache_dir)),
+                                                progress=False), read_manifest(jazz_set))
+    return tok, data
+
+
+def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(jazz_set, tiny_clf, cache_dir):
+    tok, data = _data(jazz_set, cache_dir)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    real = [p[:96].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels) if s == "test" and y == 1]
+    rng = np.random.default_rng(0)
+    disc = load_discriminator(tiny_clf)
+    cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, steps=60, batch_size=16, lr=2e-3, min_window=32, max_window=96)
+    # First a discriminator the pads fool, as PPO's samples fooled the frozen one: pads taught as jazz.
+    fooled = pads(tok, 32, rng)
+    with_pads = Labelled(
+        train.pieces + [np.array(p) for p in fooled], np.r_[train.labels, np.ones(len(fooled), int)],
+        train.groups + ["pads"] * len(fooled), train.splits + ["train"] * len(fooled), train.names + ["pad"] * len(fooled))
+    torch.manual_seed(0)
+    train_discriminator(disc, with_pads, cfg, progress=False)
+    generator = pads(tok, 32, rng)  # fresh pads from the same generator
+    assert disc.prob_jazz(generator).mean() > 0.7 and disc.prob_jazz(real).mean() > 0.7
+    # One refresh: pads are fresh negatives in a quarter of every batch.
+    stats = refresh_discriminator(disc, train, generator, cfg, steps=200, share=0.25, target=0.3, seed=1, held_out=real)
+    assert stats["clf/refresh_p_jazz_before"] > 0.7
+    assert stats["clf/refresh_p_jazz_after"] < 0.3 and stats["clf/refresh_steps"] < 200
+    assert stats["clf/refresh_real_jazz"] > 0.7
+    assert disc.prob_jazz(pads(tok, 32, rng)).mean() < 0.3  # unseen pads too
+
+
+def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, jazz_set, tiny_clf, cache_dir):
+    tok, data = _data(jazz_set, cache_dir)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    clf_cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, batch_size=8, lr=2e-3, min_window=16, max_window=96)
+
+    def run(out, updates, disc, policy, state=None):
+        cfg = load_config(None, {"ppo": {"out_dir": str(out), "updates": updates, "batch_size": 8, "minibatch_size": 4,
+                                         "max_new_tokens": 24, "prompt": "bos", "epochs": 1, "lr": 1e-3,
+                                         "save_every": 2, "keep_last": 0, "refresh_every": 1},
+                                 "model": load_checkpoint(trained_run, load_policy).meta["config"]["model"]})
+        ref = load_checkpoint(trained_run, load_policy).policy
+        refresh = lambda update, recent: refresh_discriminator(disc, train, recent[-8:], clf_cfg, 5,  # noqa: E731
+                                                               target=0.01, seed=update)
+        finetune(cfg, policy, ref, tok, build_reward("repetition,jazz_clf", REWARDS, discriminator=disc),
+                 resume_state=state, refresh=refresh, companions={"discriminator": disc.save}, progress=False)
+
+    run(tmp_path / "a", 4, load_discriminator(tiny_clf), load_checkpoint(trained_run, load_policy).policy)
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-000002", tmp_path / "b" / "checkpoint-000002")
+    half = load_checkpoint(tmp_path / "b", load_policy)
+    assert (half.path / "discriminator" / "model.safetensors").is_file()
+    torch.manual_seed(12345)  # a resumed process starts from other random state
+    run(tmp_path / "b", 4, Discriminator.load(half.path / "discriminator"), half.policy, half.training_state())
+    a, b = (list_checkpoints(tmp_path / x)[-1] for x in "ab")
+    for (name, x), y in zip(load_checkpoint(a, load_policy).policy.state_dict().items(),
+                            load_checkpoint(b, load_policy).policy.state_dict().values()):
+        assert torch.equal(x, y), name
+    da, db = Discriminator.load(a / "discriminator"), Discriminator.load(b / "discriminator")
+    assert all(torch.equal(x, y) for x, y in zip(da.state_dict().values(), db.state_dict().values()))
+    # and it co-evolved: not the discriminator the run started from
+    start = load_discriminator(tiny_clf)
+    assert not all(torch.equal(x, y) for x, y in zip(start.state_dict().values(), da.state_dict().values()))
