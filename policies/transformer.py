@@ -6,13 +6,14 @@ The LM is saved with ``save_pretrained``, so a checkpoint folder loads with
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2Model, LlamaConfig
 
 from policies import gpt2_decode
 from rlmusic.config import ModelConfig
@@ -31,6 +32,11 @@ def hf_config(cfg: ModelConfig, vocab_size: int, special: dict[str, int]):
     return GPT2Config(vocab_size=vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                       n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
                       **ids)
+
+
+# transformers 5.23 renamed the trunk's ``past_key_values`` to ``cache`` (the old name warns on
+# every forward and goes in 5.40); older releases only know the old one.
+_CACHE_ARG = "cache" if "cache" in inspect.signature(GPT2Model.forward).parameters else "past_key_values"
 
 
 class TransformerPolicy(Policy):
@@ -54,11 +60,11 @@ class TransformerPolicy(Policy):
             return PolicyOutput(logits=self.lm.get_output_embeddings()(h),
                                 values=self.value_head(h).squeeze(-1) if with_values else None, state=kv)
         trunk = self.lm.base_model  # GPT2Model / LlamaModel: the shared trunk
-        out = trunk(input_ids=input_ids, past_key_values=state, use_cache=use_cache)
+        out = trunk(input_ids=input_ids, use_cache=use_cache, **{_CACHE_ARG: state})
         h = out.last_hidden_state  # (B, T, D)
         logits = self.lm.get_output_embeddings()(h)  # (B, T, V)
         values = self.value_head(h).squeeze(-1) if with_values else None  # (B, T)
-        return PolicyOutput(logits=logits, values=values, state=out.past_key_values if use_cache else None)
+        return PolicyOutput(logits=logits, values=values, state=out[_CACHE_ARG] if use_cache else None)
 
     def _save_weights(self, folder: Path) -> None:
         self.lm.save_pretrained(str(folder), safe_serialization=True)

@@ -154,3 +154,25 @@ def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> 
         raise RLMusicError(f"checkpoint {str(folder)!r}: tokenizer has {len(tokenizer)} tokens but the policy "
                            f"expects {policy.vocab_size}")
     return Checkpoint(path=folder, policy=policy, tokenizer=tokenizer, meta=meta)
+
+
+def newest_run(root: str | Path, stage: str) -> Path | None:
+    """The run folder under ``root`` whose newest checkpoint of ``stage`` (``pretrain``,
+    ``finetune``) was saved last; None if there is none."""
+    found = []
+    root = Path(root)
+    for run in (p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        ckpts = list_checkpoints(run)
+        if ckpts:
+            try:
+                if json.loads((ckpts[-1] / META_FILE).read_text()).get("stage") == stage:
+                    found.append(((ckpts[-1] / META_FILE).stat().st_mtime, run))
+            except (OSError, ValueError):
+                continue
+    return max(found)[1] if found else None
+
+
+def default_policy(runs: str | Path, shipped: str | Path) -> Path:
+    """What a command given no checkpoint uses: the newest ``rlmusic pretrain`` run under
+    ``runs``, else the shipped pretrained policy."""
+    return newest_run(runs, "pretrain") or Path(shipped)

@@ -129,7 +129,7 @@ def cmd_generate(args) -> int:
     cfg = SampleConfig(num=args.num, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
     cfg.validate()
-    ckpt = load_checkpoint(args.checkpoint, load_policy)
+    ckpt = load_checkpoint(args.checkpoint or _default_policy("checkpoint"), load_policy)
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     policy = ckpt.policy.to(device)
     pieces = generate_pieces(policy, ckpt.tokenizer, cfg, progress=True)
@@ -140,6 +140,16 @@ def cmd_generate(args) -> int:
     print(f"wrote {len(paths)} MIDI file(s) to {args.out} (notes per piece: min {min(notes)}, "
           f"max {max(notes)}; {dropped}/{total} generated tokens dropped as ill-formed)")
     return 0
+
+
+def _default_policy(flag: str) -> Path:
+    """The newest `rlmusic pretrain` run under checkpoints/runs/, else the shipped tiny policy; said aloud."""
+    from rlmusic.checkpoint import default_policy
+    from rlmusic.demo import SHIPPED_POLICY
+
+    path = default_policy(Path("checkpoints") / "runs", SHIPPED_POLICY)
+    print(f"no {flag} given: using {path}")
+    return path
 
 
 def _is_checkpoint(path: Path) -> bool:
@@ -178,7 +188,7 @@ def cmd_metrics(args) -> int:
         if args.judge or judge_path.exists():
             judge = Judge.load(judge_path)
     columns = []
-    for raw in args.paths:
+    for raw in args.paths or [str(_default_policy("checkpoint"))]:
         path = Path(raw)
         if not path.exists():
             raise RLMusicError(f"{raw!r} does not exist; pass checkpoints or folders of MIDI files")
@@ -542,7 +552,7 @@ def cmd_finetune(args) -> int:
             print(f"{out_dir} is complete at update {run.meta['update']}; raise ppo.updates to train further.")
             return 0
     if not args.policy:
-        raise RLMusicError("--policy is required: the pretrained checkpoint to fine-tune (e.g. from rlmusic pretrain)")
+        args.policy = str(_default_policy("--policy"))
 
     # Everything that can be wrong is checked before any work starts.
     check_reward_names(cfg.ppo.reward, REWARDS, RESERVED)
@@ -674,7 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("generate", help="sample MIDI files from a checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder, or a run folder (its newest checkpoint)")
+    p.add_argument("checkpoint", nargs="?", help="checkpoint folder, or a run folder (its newest checkpoint); default: "
+                   "the newest rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny")
     p.add_argument("--num", type=int, default=8, help="pieces to write")
     p.add_argument("--out", default="samples", help="output folder")
     p.add_argument("--max-new-tokens", type=int, default=512)
@@ -687,7 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("metrics", help="compare checkpoints and MIDI folders on music metrics, against real data")
-    p.add_argument("paths", nargs="+", help="checkpoints (sampled) or folders of MIDI files")
+    p.add_argument("paths", nargs="*", help="checkpoints (sampled) or folders of MIDI files (default: the newest "
+                   "rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)")
     p.add_argument("--num-samples", type=int, default=32, help="pieces sampled per checkpoint")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=1.0)
@@ -764,7 +776,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("finetune", help="RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards")
     config_args(p)
-    p.add_argument("--policy", help="pretrained checkpoint to fine-tune (also the frozen KL reference)")
+    p.add_argument("--policy", help="pretrained checkpoint to fine-tune (also the frozen KL reference; default: the "
+                   "newest rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)")
     p.add_argument("--reward", help="rewards and weights, e.g. repetition=1,jazz_clf=0.5 (default: ppo.reward)")
     p.add_argument("--discriminator", help="jazz discriminator checkpoint for jazz_clf (default: checkpoints/jazz-clf)")
     p.add_argument("--algo", choices=["ppo", "grpo", "rloo"], help="algorithm (default: ppo.algo)")

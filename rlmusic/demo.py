@@ -50,7 +50,7 @@ def run_demo(args) -> int:
     from rlmusic.config import SampleConfig
     from rlmusic.generate import generate_pieces, write_pieces
     from rlmusic.music import piece_from_score
-    from rlmusic.report import audio_available, curves_png, piano_roll_png, render_wav
+    from rlmusic.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,9 +125,10 @@ def run_demo(args) -> int:
         for tag in samples:
             samples[tag]["wav"] = [render_wav(m, m.with_suffix(".wav")) for m in samples[tag]["midi"]]
     curves = curves_png(run, out / "curves.png")
+    goodhart = goodhart_png(run, out / "goodhart.png")
     timings["samples"] = time.time() - t
     summary = json.loads(metrics_json.read_text())
-    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note)
+    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
     total = time.time() - t_start
 
     print(f"\n=== done in {total / 60:.1f} min")
@@ -167,7 +168,7 @@ def judge_lines() -> list[str]:
 
 
 def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta: dict, timings: dict,
-                 audio_note: str) -> Path:
+                 audio_note: str, goodhart: Path | None = None) -> Path:
     def rel(p: Path) -> str:
         return str(Path(p).relative_to(out))
 
@@ -188,11 +189,14 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
         lines += ["Hacking alarms:", ""] + [f"- {a}" for a in summary["alarms"]] + [""]
     lines += ["Full table (every metric, overlap with real data, share inside real music's band): "
              "`metrics.json`, `metrics.csv`; one distribution plot per metric in `plots/`.", "",
-             "## Training curves", "", f"![reward and KL]({rel(curves)})", "",
-             "## Discriminator", "",
-             f"Held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC {test.get('roc_auc', float('nan')):.3f}"
-             + (f"; on groove families never seen in training {unseen_summary(cv)}" if cv else "")
-             + ".", ""] + judge_lines() + ["## Listen", ""]
+             "## Training curves", "", f"![reward and KL]({rel(curves)})", ""]
+    if goodhart is not None:
+        lines += ["The reward's P(jazz) against the independent judge's, per update:", "",
+                  f"![reward vs judge]({rel(goodhart)})", ""]
+    lines += ["## Discriminator", "",
+              f"Held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC {test.get('roc_auc', float('nan')):.3f}"
+              + (f"; on groove families never seen in training {unseen_summary(cv)}" if cv else "")
+              + ".", ""] + judge_lines() + ["## Listen", ""]
     if audio_note:
         lines += [f"(No audio: {audio_note}.)", ""]
     for tag in ("before", "after"):

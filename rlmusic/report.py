@@ -101,3 +101,26 @@ def curves_png(run_dir: str | Path, path: str | Path) -> Path:
     b.set_xlabel("update")
     b.set_title("KL to the pretrained policy (nats per sample)")
     return _save_figure(plt, fig, path)
+
+
+def goodhart_png(run_dir: str | Path, path: str | Path) -> Path | None:
+    """The reward's P(jazz) (the discriminator) against the independent judge's, per update: where
+    the first keeps rising and the second does not, the policy is optimising the reward, not the
+    music (Goodhart's law). None when the run logged no judge."""
+    rows = [r for r in read_metrics(run_dir) if "reward/jazz_clf" in r and "judge/p_jazz" in r]
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["reward/jazz_clf"] for r in rows], label="discriminator P(jazz) (the reward)", linewidth=2)
+    ax.plot(steps, [r["judge/p_jazz"] for r in rows], label="independent judge P(jazz) (never a reward)", linewidth=2)
+    refreshed = [r for r in rows if "clf/refresh_p_jazz_after" in r]
+    if refreshed:
+        ax.scatter([r["step"] for r in refreshed], [r["clf/refresh_p_jazz_after"] for r in refreshed], s=12,
+                   color="0.4", label="discriminator P(jazz) right after a refresh", zorder=3)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("update")
+    ax.set_title("reward vs judge: where over-optimisation starts")
+    ax.legend(fontsize=8)
+    return _save_figure(plt, fig, path)

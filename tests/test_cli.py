@@ -1,3 +1,7 @@
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 from symusic import Score
 
@@ -53,3 +57,24 @@ def test_flags_and_overrides_in_any_order():
     assert main(["pretrain", "pretrain.lr=-1", "--cpu", "model.n_layer=2"]) == 2  # parsed, then validated
     with pytest.raises(SystemExit):
         main(["pretrain", "--not-a-flag"])
+
+
+def test_no_checkpoint_given_takes_the_newest_pretrain_run_else_the_shipped_policy(trained_run, tmp_path, monkeypatch,
+                                                                                   capsys):
+    from rlmusic.checkpoint import default_policy, newest_run
+    from rlmusic.demo import SHIPPED_POLICY
+
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "checkpoints" / "runs"
+    assert default_policy(runs, SHIPPED_POLICY) == SHIPPED_POLICY  # nothing trained here yet
+    assert main(["generate", "--num", "1", "--max-new-tokens", "8", "--out", str(tmp_path / "g")]) == 0
+    assert f"no checkpoint given: using {SHIPPED_POLICY}" in capsys.readouterr().out
+    shutil.copytree(trained_run, runs / "older")
+    shutil.copytree(trained_run, runs / "mine")
+    (runs / "not-a-run").mkdir()
+    # the newest run is the one whose newest checkpoint was saved last
+    meta = runs / "mine" / "checkpoint-000060" / "rlmusic.json"
+    os.utime(meta, (meta.stat().st_atime, meta.stat().st_mtime + 60))
+    assert newest_run(runs, "pretrain") == runs / "mine" and newest_run(runs, "finetune") is None
+    assert main(["generate", "--num", "1", "--max-new-tokens", "8", "--out", str(tmp_path / "g2")]) == 0
+    assert f"no checkpoint given: using {Path('checkpoints/runs/mine')}" in capsys.readouterr().out
