@@ -651,6 +651,15 @@ def _jazz_defaults():
     return build_parser().parse_args(["data", "jazz"])
 
 
+def cmd_report(args) -> int:
+    from rlmusic.demo import report_folder
+
+    page = report_folder(Path(args.folder), num=args.num_samples, max_new_tokens=args.max_new_tokens,
+                         listen_n=args.listen)
+    print(f"report: {page}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from rlmusic.demo import check_demo_args, run_demo
 
@@ -786,6 +795,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-to", choices=["none", "wandb", "tensorboard"])
     p.add_argument("--cpu", action="store_true")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("report", help="report.html for a demo folder or a finetune run: listen, see, compare")
+    p.add_argument("folder", help="what `rlmusic demo --out` or `rlmusic finetune --out` wrote")
+    p.add_argument("--num-samples", type=int, default=32, help="pieces per column (finetune runs)")
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--listen", type=int, default=4, help="samples rendered before and after (finetune runs)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="the whole pipeline on the embedded data: PPO before vs after, audio, report")
     p.add_argument("--out", default="out/demo", help="output folder")

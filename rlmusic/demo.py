@@ -44,13 +44,9 @@ def _step(title: str) -> float:
 
 
 def run_demo(args) -> int:
-    from policies import load_policy
-    from rlmusic.checkpoint import list_checkpoints, load_checkpoint, read_meta
+    from rlmusic.checkpoint import list_checkpoints, read_meta
     from rlmusic.cli import main as rlmusic
-    from rlmusic.config import SampleConfig
-    from rlmusic.generate import generate_pieces, write_pieces
-    from rlmusic.music import piece_from_score
-    from rlmusic.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
+    from rlmusic.html_report import write_html
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,18 +95,52 @@ def run_demo(args) -> int:
     timings["ppo"] = time.time() - t
 
     t = _step("5/6 metrics before vs after")
-    metrics_json = out / "metrics.json"
-    if rlmusic(["metrics", str(policy_path), str(run), "--num-samples", str(args.num_samples),
-                "--max-new-tokens", str(args.max_new_tokens), "--discriminator", str(clf), "--reference-model",
-                str(policy_path), "--config", args.config, "--json", str(metrics_json), "--csv", str(out / "metrics.csv"),
-                "--plot", str(out / "plots")]
-               + (["--reference", args.data] if args.data else ["--reference-from", JAZZ_PIECES])) != 0:
+    reference = ["--reference", args.data] if args.data else ["--reference-from", JAZZ_PIECES]
+    if measure(out, policy_path, run, clf, args.num_samples, args.max_new_tokens, args.config, reference) != 0:
         return 2
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
+    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.max_new_tokens)
+    timings["samples"] = time.time() - t
+    summary = json.loads((out / "metrics.json").read_text())
+    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
+    page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD), summary, samples, curves, goodhart,
+                      out / "plots", notes=discriminator_lines(clf_meta) + judge_lines())
+    total = time.time() - t_start
+
+    print(f"\n=== done in {total / 60:.1f} min")
+    print(summary_table(summary))
+    for alarm in summary.get("alarms", []):
+        print(f"ALARM {alarm}")
+    print(f"\nreport:   {page} ({report.name} beside it)\nsamples:  {out / 'samples'}\ncurves:   {curves}\n"
+          f"plots:    {out / 'plots'}")
+    return 0
+
+
+def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, max_new_tokens: int, config: str,
+            reference: list[str]) -> int:
+    """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/)."""
+    from rlmusic.cli import main as rlmusic
+
+    return rlmusic(["metrics", str(policy_path), str(run), "--num-samples", str(num), "--max-new-tokens",
+                    str(max_new_tokens), "--discriminator", str(clf), "--reference-model", str(policy_path),
+                    "--config", config, "--json", str(out / "metrics.json"), "--csv", str(out / "metrics.csv"),
+                    "--plot", str(out / "plots"), *reference])
+
+
+def listen(out: Path, policy_path: Path, run: Path, n: int, max_new_tokens: int):
+    """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
+    Returns (samples, curves, goodhart, why there is no audio or '')."""
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.config import SampleConfig
+    from rlmusic.generate import generate_pieces, write_pieces
+    from rlmusic.music import piece_from_score
+    from rlmusic.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
+
     samples = {}
-    sample_cfg = SampleConfig(num=args.listen, max_new_tokens=args.max_new_tokens, seed=1)
+    sample_cfg = SampleConfig(num=n, max_new_tokens=max_new_tokens, seed=1)
     for tag, path in (("before", policy_path), ("after", run)):
         ckpt = load_checkpoint(path, load_policy)
         pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, sample_cfg)
@@ -124,19 +154,19 @@ def run_demo(args) -> int:
     else:
         for tag in samples:
             samples[tag]["wav"] = [render_wav(m, m.with_suffix(".wav")) for m in samples[tag]["midi"]]
-    curves = curves_png(run, out / "curves.png")
-    goodhart = goodhart_png(run, out / "goodhart.png")
-    timings["samples"] = time.time() - t
-    summary = json.loads(metrics_json.read_text())
-    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
-    total = time.time() - t_start
+    return samples, curves_png(run, out / "curves.png"), goodhart_png(run, out / "goodhart.png"), audio_note
 
-    print(f"\n=== done in {total / 60:.1f} min")
-    print(summary_table(summary))
-    for alarm in summary.get("alarms", []):
-        print(f"ALARM {alarm}")
-    print(f"\nreport:   {report}\nsamples:  {out / 'samples'}\ncurves:   {curves}\nplots:    {out / 'plots'}")
-    return 0
+
+def intro(reward: str) -> str:
+    return (f"The pretrained policy, then the same policy after PPO against {reward}, judged on the same "
+            "metrics as real music (the embedded corpus's jazz, or your --data folder).")
+
+
+def discriminator_lines(clf_meta: dict) -> list[str]:
+    test, cv = clf_meta.get("test") or {}, clf_meta.get("grouped_cv") or {}
+    return [f"The discriminator (the reward): held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC "
+            f"{test.get('roc_auc', float('nan')):.3f}" + (f"; on unseen groove families {unseen_summary(cv)}" if cv else "")
+            + "."]
 
 
 def summary_table(summary: dict) -> str:
@@ -215,3 +245,36 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
 def check_demo_args(args) -> None:
     if args.updates <= 0 or args.num_samples <= 0 or args.batch_size <= 0 or args.listen <= 0:
         raise RLMusicError("--updates, --num-samples, --batch-size and --listen must be positive")
+
+
+def report_folder(folder: Path, num: int = 32, max_new_tokens: int = 128, listen_n: int = 4, config: str = "tiny") -> Path:
+    """``rlmusic report``: a demo folder's report.html rebuilt from its files, or, for a finetune
+    run, metrics before (its reference policy) vs after, samples and the page in ``RUN/report/``."""
+    from rlmusic.checkpoint import list_checkpoints, read_meta
+    from rlmusic.html_report import write_html
+
+    folder = Path(folder)
+    if (folder / "metrics.json").is_file() and (folder / "samples").is_dir():
+        samples = {}
+        for tag in ("before", "after"):
+            midis = sorted((folder / "samples" / tag).glob("*.mid"))
+            samples[tag] = {"midi": midis, "png": [m.with_suffix(".png") for m in midis],
+                            "wav": [m.with_suffix(".wav") for m in midis if m.with_suffix(".wav").is_file()]}
+        summary = json.loads((folder / "metrics.json").read_text())
+        return write_html(folder, "rlmusic report", "Before and after PPO, against real music.", summary, samples,
+                          folder / "curves.png", folder / "goodhart.png", folder / "plots")
+    ckpts = list_checkpoints(folder)
+    meta = read_meta(ckpts[-1]) if ckpts else {}
+    if meta.get("stage") != "finetune":
+        raise RLMusicError(f"{folder} is neither a demo folder (metrics.json, samples/) nor a finetune run; "
+                           f"pass the folder `rlmusic demo --out` or `rlmusic finetune --out` wrote")
+    out = folder / "report"
+    out.mkdir(exist_ok=True)
+    policy_path, clf = Path(meta["reference"]), Path(meta.get("discriminator") or SHIPPED_CLF)
+    selection = meta["config"]["ppo"].get("bands_from") or JAZZ_PIECES
+    if measure(out, policy_path, folder, clf, num, max_new_tokens, config, ["--reference-from", selection]) != 0:
+        raise RLMusicError(f"measuring {folder} failed (see above)")
+    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, max_new_tokens)
+    summary = json.loads((out / "metrics.json").read_text())
+    return write_html(out, f"rlmusic report: {folder.name}", intro(meta.get("reward_spec", "its rewards")), summary,
+                      samples, curves, goodhart, out / "plots", notes=discriminator_lines(read_meta(clf)) + judge_lines())

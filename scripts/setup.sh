@@ -10,17 +10,19 @@ PY="${PYTHON:-python3}"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
 
 # System packages: MMA renders the jazz / not-jazz set; fluidsynth and its General MIDI
-# soundfont render audio. Installed with apt where we are root and they are missing.
+# soundfont render audio; Chromium opens report.html in the tests; npm fetches real jazz changes. Installed with apt where we are root and they are missing.
 need=()
 command -v mma >/dev/null 2>&1 || need+=(mma)
 command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the browser test of report.html
+command -v npm >/dev/null 2>&1 || need+=(npm)  # fetches the iRb jazz standards
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[setup] apt-get install ${need[*]}"
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "[setup] please install with your package manager: ${need[*]} (needed for the jazz set and audio)" >&2
+    echo "[setup] please install with your package manager: ${need[*]} (the jazz set, audio, the browser test, iRb)" >&2
   fi
 fi
 
