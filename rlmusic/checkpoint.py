@@ -5,6 +5,11 @@ A checkpoint folder ``checkpoint-000500/`` holds the policy (for the transformer
 MidiTok and Hugging Face tokenizers, ``rlmusic.json`` (stage, step, full config,
 package versions, anything the stage adds) and, for resuming, ``training_state.pt``.
 
+Opening a checkpoint runs no code from it: weights are safetensors, descriptions JSON, and
+``training_state.pt`` is read with ``torch.load(weights_only=True)``, which accepts tensors,
+numbers, strings, lists, tuples and dicts and refuses any other Python object unopened. A
+damaged or foreign file is an ``RLMusicError`` naming it, raised before anything is written.
+
 It is written into a hidden temporary folder beside the final one, every file
 fsync'ed, then renamed: a kill during the save leaves the previous checkpoint as
 the newest complete one, and the loader never sees a half-written folder.
@@ -15,11 +20,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +125,22 @@ def resolve_checkpoint(path: str | Path) -> Path:
                        f"(no {META_FILE} inside); pass a checkpoint-NNNNNN folder or its run folder")
 
 
+def read_json(path: str | Path) -> dict:
+    """A JSON object from a checkpoint file; a damaged one is an error naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RLMusicError(f"{path} is damaged ({type(e).__name__}: {str(e).splitlines()[0]}); restore it or "
+                           f"use another checkpoint") from None
+    if not isinstance(data, dict):
+        raise RLMusicError(f"{path} is damaged (a JSON {type(data).__name__}, not an object); restore it or use "
+                           f"another checkpoint")
+    return data
+
+
 def read_meta(path: str | Path) -> dict:
-    return json.loads((resolve_checkpoint(path) / META_FILE).read_text())
+    return read_json(resolve_checkpoint(path) / META_FILE)
 
 
 @dataclass
@@ -129,14 +150,97 @@ class Checkpoint:
     tokenizer: Any  # miditok.MusicTokenizer
     meta: dict
 
-    def training_state(self) -> dict | None:
-        return read_training_state(self.path)
+    def training_state(self, schema: dict[str, type | tuple[type, ...]]) -> TrainingState | None:
+        return read_training_state(self.path, schema)
 
 
-def read_training_state(folder: str | Path) -> dict | None:
-    """What a checkpoint saved for resuming (``training_state.pt``), or None (e.g. shipped ones)."""
+class TrainingState(dict):
+    """The resume state of a checkpoint: a plain dict that remembers its file for error messages."""
+
+    path: Path
+
+
+def read_training_state(folder: str | Path, schema: dict[str, type | tuple[type, ...]]) -> TrainingState | None:
+    """What a checkpoint saved for resuming (``training_state.pt``), or None (e.g. shipped ones).
+
+    Loaded data-only (``weights_only=True``): a file holding any other Python object is refused
+    without being run. ``schema`` is the stage's {key: type}; a missing key or a wrong type (a
+    state from another stage, a damaged file) is an error naming the file."""
     f = Path(folder) / STATE_FILE
-    return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+    if not f.is_file():
+        return None
+    try:
+        raw = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
+        raise RLMusicError(f"{f} holds a Python object{what} beyond tensors and plain data, so it was refused "
+                           f"unopened (loading it could run code); resume only training states rlmusic wrote") from None
+    except Exception as e:  # truncated, not a torch file, ...
+        raise RLMusicError(f"{f} is damaged or not a training state ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); start a new run with --out") from None
+    if not isinstance(raw, dict):
+        raise RLMusicError(f"{f} is not a training state (it holds a {type(raw).__name__}); start a new run with --out")
+    for key, kind in schema.items():
+        if key not in raw:
+            stage = _stage_of(folder)
+            raise RLMusicError(f"{f} has no {key!r}: it is not a state of this stage"
+                               f"{f' (its checkpoint is a {stage} one)' if stage else ''} or it is damaged; "
+                               f"start a new run with --out")
+        if not isinstance(raw[key], kind) or isinstance(raw[key], bool) and kind is int:
+            raise RLMusicError(f"{f}: {key!r} is a {type(raw[key]).__name__}, expected "
+                               f"{getattr(kind, '__name__', kind)}; the file is damaged, start a new run with --out")
+    state = TrainingState(raw)
+    state.path = f
+    return state
+
+
+def _stage_of(folder: str | Path) -> str | None:
+    try:
+        return json.loads((Path(folder) / META_FILE).read_text()).get("stage")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+@contextmanager
+def restoring(state: dict) -> Iterator[None]:
+    """Around a stage's restore of its resume state: a value that does not fit (a damaged or
+    foreign file that passed the schema) is one error naming the file, not a traceback."""
+    try:
+        yield
+    except RLMusicError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as e:
+        raise RLMusicError(f"{getattr(state, 'path', STATE_FILE)} does not fit this run ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else 'bad value'}); start a new run with --out") from None
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, saved: dict, state: dict) -> None:
+    """``optimizer.load_state_dict(saved)``, refusing a state saved for another model (torch
+    checks the number of parameters only, and a moment of a wrong shape fails steps later)."""
+    where = getattr(state, "path", STATE_FILE)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    try:
+        sizes = [len(g["params"]) for g in saved["param_groups"]]
+        moments = saved["state"].items()
+    except (KeyError, TypeError):
+        raise RLMusicError(f"{where}: the optimizer state is damaged (no param_groups/state); start a new run "
+                           f"with --out") from None
+    if sizes != [len(g["params"]) for g in optimizer.param_groups]:
+        raise RLMusicError(f"{where}: the optimizer state is for {sum(sizes)} parameter tensors, this model has "
+                           f"{len(params)}: it was saved by another model; start a new run with --out")
+    for index, moment in moments:
+        for name, value in moment.items():
+            if (isinstance(value, torch.Tensor) and value.dim() > 0 and isinstance(index, int)
+                    and 0 <= index < len(params) and value.shape != params[index].shape):
+                raise RLMusicError(f"{where}: optimizer {name} of parameter {index} has shape {tuple(value.shape)}, "
+                                   f"the model's is {tuple(params[index].shape)}: it was saved by another model size; "
+                                   f"start a new run with --out")
+    try:
+        optimizer.load_state_dict(saved)
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise RLMusicError(f"{where}: the optimizer state does not fit ({type(e).__name__}: {e}); start a new run "
+                           f"with --out") from None
 
 
 def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> Checkpoint:
@@ -149,7 +253,8 @@ def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> 
     except RLMusicError:
         raise
     except Exception as e:
-        raise RLMusicError(f"checkpoint {str(folder)!r} could not be loaded ({type(e).__name__}: {e})") from None
+        raise RLMusicError(f"checkpoint {str(folder)!r} could not be loaded ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else 'damaged'}); restore it or use another") from None
     if len(tokenizer) != policy.vocab_size:
         raise RLMusicError(f"checkpoint {str(folder)!r}: tokenizer has {len(tokenizer)} tokens but the policy "
                            f"expects {policy.vocab_size}")
@@ -164,11 +269,8 @@ def newest_run(root: str | Path, stage: str) -> Path | None:
     for run in (p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         ckpts = list_checkpoints(run)
         if ckpts:
-            try:
-                if json.loads((ckpts[-1] / META_FILE).read_text()).get("stage") == stage:
-                    found.append(((ckpts[-1] / META_FILE).stat().st_mtime, run))
-            except (OSError, ValueError):
-                continue
+            if _stage_of(ckpts[-1]) == stage:
+                found.append(((ckpts[-1] / META_FILE).stat().st_mtime, run))
     return max(found)[1] if found else None
 
 

@@ -74,6 +74,7 @@ def cmd_pretrain(args) -> int:
     from rlmusic.checkpoint import list_checkpoints, load_checkpoint
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import prepare_corpus
+    from rlmusic.pretrain import STATE_SCHEMA as PRETRAIN_STATE
     from rlmusic.pretrain import pretrain
     from rlmusic.tokens import special_ids
 
@@ -96,7 +97,7 @@ def cmd_pretrain(args) -> int:
         # The run's own config, with this command line's overrides on top (e.g. more steps).
         cfg = config_from_dict(ckpt.meta["config"])
         cfg = load_config(None, parse_overrides(overrides), base=cfg)
-        policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state()
+        policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state(PRETRAIN_STATE)
         if resume_state is None and ckpt.meta["step"] < cfg.pretrain.max_steps:
             raise RLMusicError(f"{ckpt.path} holds weights only (no {ckpt.path.name}/training_state.pt: shipped "
                                f"checkpoints leave it out); start a new run with --out to train further")
@@ -345,10 +346,18 @@ def cmd_train_clf(args) -> int:
     import torch
 
     from policies import load_policy
-    from rlmusic.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_meta, read_training_state
+    from rlmusic.checkpoint import (
+        STATE_FILE,
+        list_checkpoints,
+        load_checkpoint,
+        read_json,
+        read_meta,
+        read_training_state,
+    )
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import tokenize_folder
     from rlmusic.discriminator import (
+        STATE_SCHEMA,
         Discriminator,
         evaluate_discriminator,
         grouped_cv,
@@ -421,7 +430,7 @@ def cmd_train_clf(args) -> int:
     if step < cfg.clf.steps:
         state = None
         if prior:
-            disc, state = load_discriminator(existing[-1]), read_training_state(existing[-1])
+            disc, state = load_discriminator(existing[-1]), read_training_state(existing[-1], STATE_SCHEMA)
             if state is None:
                 raise RLMusicError(f"{existing[-1]} holds weights only (no {STATE_FILE}); start a new run with --out")
         else:
@@ -442,7 +451,7 @@ def cmd_train_clf(args) -> int:
         # folds count only for the same classifier recipe on the same data
         key = {k: v for k, v in cfg.to_dict()["clf"].items() if k not in ("out_dir", "threads", "save_every")}
         key |= {"source": source}
-        saved = json.loads(folds_file.read_text()) if folds_file.is_file() else {}
+        saved = read_json(folds_file) if folds_file.is_file() else {}
         done = saved["folds"] if saved.get("clf") == key else []
         if done:
             print(f"grouped CV: {len(done)} of {cfg.clf.cv_folds} folds already done")
@@ -527,6 +536,7 @@ def cmd_finetune(args) -> int:
     from rlmusic.checkpoint import list_checkpoints, load_checkpoint
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import prepare_corpus
+    from rlmusic.ppo import STATE_SCHEMA as PPO_STATE
     from rlmusic.reward import build_reward, check_reward_names, reward_needs
 
     overrides = _overrides(args)
@@ -547,7 +557,7 @@ def cmd_finetune(args) -> int:
         meta = {k: run.meta[k] for k in ("reference", "discriminator") if k in run.meta}
         args.policy = args.policy or meta.get("reference")
         args.discriminator = args.discriminator or meta.get("discriminator")
-        resume_state = run.training_state()
+        resume_state = run.training_state(PPO_STATE)
         if run.meta["update"] >= cfg.ppo.updates:
             print(f"{out_dir} is complete at update {run.meta['update']}; raise ppo.updates to train further.")
             return 0

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, GPT2Config, get_cosine_schedule_with_warmup
 
-from rlmusic.checkpoint import resolve_checkpoint, save_checkpoint
+from rlmusic.checkpoint import read_json, resolve_checkpoint, restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import ClfConfig
 from rlmusic.corpus import Corpus
 from rlmusic.data import transpose_windows
@@ -28,6 +28,8 @@ from rlmusic.jazz_data import family_of
 from rlmusic.tokens import load_miditok, pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
 
 CLF_FILE = "discriminator.json"
+# What a train-clf checkpoint keeps for resuming, checked when it is read.
+STATE_SCHEMA = {"optimizer": dict, "scheduler": dict, "numpy_rng": dict, "torch_rng": torch.Tensor, "step": int}
 
 
 class Discriminator(nn.Module):
@@ -76,9 +78,14 @@ class Discriminator(nn.Module):
         if not (folder / CLF_FILE).is_file():
             raise RLMusicError(f"{folder} is not a jazz discriminator checkpoint (no {CLF_FILE}); "
                                f"train one with `rlmusic train-clf`")
-        info = json.loads((folder / CLF_FILE).read_text())
-        model = AutoModelForSequenceClassification.from_pretrained(str(folder))
-        return cls(model, info["fingerprint"], info["max_window"]).eval()
+        info = read_json(folder / CLF_FILE)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+            return cls(model, info["fingerprint"], info["max_window"]).eval()
+        except Exception as e:  # truncated weights, a foreign config, missing keys
+            raise RLMusicError(f"discriminator {str(folder)!r} could not be loaded ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else 'damaged'}); restore it or train another "
+                               f"with `rlmusic train-clf`") from None
 
     def check_tokenizer(self, tokenizer, what: str = "the policy") -> None:
         if tokenizer_fingerprint(tokenizer) != self.fingerprint:
@@ -225,11 +232,12 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     sched = get_cosine_schedule_with_warmup(opt, min(50, cfg.steps // 10), cfg.steps)
     start = 0
     if resume_state is not None:
-        opt.load_state_dict(resume_state["optimizer"])
-        sched.load_state_dict(resume_state["scheduler"])
-        rng.bit_generator.state = resume_state["numpy_rng"]
-        torch.set_rng_state(resume_state["torch_rng"])
-        start = int(resume_state["step"])
+        with restoring(resume_state):
+            restore_optimizer(opt, resume_state["optimizer"], resume_state)
+            sched.load_state_dict(resume_state["scheduler"])
+            rng.bit_generator.state = resume_state["numpy_rng"]
+            torch.set_rng_state(resume_state["torch_rng"])
+        start = resume_state["step"]
     device = next(disc.parameters()).device
     disc.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train-clf", unit="step",

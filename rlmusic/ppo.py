@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rlmusic.checkpoint import save_checkpoint
+from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import RunConfig, SampleConfig
 from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
@@ -39,6 +39,10 @@ from rlmusic.tokens import decode_ids
 from rlmusic.tracking import RunLogger
 
 # --- numerics (each tested against hand-computed cases) -----------------------------------------
+
+
+# What a finetune checkpoint keeps for resuming, checked when it is read.
+STATE_SCHEMA = {"optimizer": dict, "kl_coef": (float, int), "update": int}
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -208,9 +212,10 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
     kl_ctl = AdaptiveKLController(pc.kl_coef, pc.target_kl, pc.kl_horizon) if pc.adaptive_kl else FixedKLController(pc.kl_coef)
     start = 0
     if resume_state is not None:
-        optimizer.load_state_dict(resume_state["optimizer"])
-        kl_ctl.value = resume_state["kl_coef"]
-        start = int(resume_state["update"])
+        with restoring(resume_state):
+            restore_optimizer(optimizer, resume_state["optimizer"], resume_state)
+        kl_ctl.value = float(resume_state["kl_coef"])
+        start = resume_state["update"]
     if start >= pc.updates:
         raise RLMusicError(f"the run in {pc.out_dir} is already at update {start} >= ppo.updates ({pc.updates})")
     sample_cfg = SampleConfig(num=pc.batch_size, max_new_tokens=pc.max_new_tokens, temperature=pc.temperature,

@@ -17,7 +17,7 @@ from accelerate import Accelerator
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from rlmusic.checkpoint import save_checkpoint
+from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import RunConfig
 from rlmusic.corpus import Corpus
 from rlmusic.data import WindowSampler, eval_windows
@@ -27,6 +27,10 @@ from rlmusic.tokens import notes_per_id, pitch_of_ids, special_ids, transpose_ta
 from rlmusic.tracking import RunLogger
 
 LN2 = math.log(2.0)
+
+
+# What a pretrain checkpoint keeps for resuming, checked when it is read (cuda_rng may be None).
+STATE_SCHEMA = {"optimizer": dict, "scheduler": dict, "step": int, "torch_rng": torch.Tensor}
 
 
 def make_accelerator(mixed_precision: str, cpu: bool = False) -> Accelerator:
@@ -108,12 +112,13 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
     model, optimizer = accelerator.prepare(policy, optimizer)
     start = 0
     if resume_state is not None:
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        torch.set_rng_state(resume_state["torch_rng"])
-        if torch.cuda.is_available() and resume_state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(resume_state["cuda_rng"])
-        start = int(resume_state["step"])
+        with restoring(resume_state):
+            restore_optimizer(optimizer, resume_state["optimizer"], resume_state)
+            scheduler.load_state_dict(resume_state["scheduler"])
+            torch.set_rng_state(resume_state["torch_rng"])
+            if torch.cuda.is_available() and resume_state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(resume_state["cuda_rng"])
+        start = resume_state["step"]
     if start >= pc.max_steps:
         raise RLMusicError(f"the run in {pc.out_dir} is already at step {start} >= pretrain.max_steps "
                            f"({pc.max_steps}); raise pretrain.max_steps to train further")

@@ -17,7 +17,8 @@ from rlmusic.checkpoint import list_checkpoints, load_checkpoint
 from rlmusic.config import load_config
 from rlmusic.corpus import prepare_corpus
 from rlmusic.errors import RLMusicError
-from rlmusic.ppo import finetune
+from rlmusic.ppo import STATE_SCHEMA, finetune
+from rlmusic.pretrain import STATE_SCHEMA as PRETRAIN_STATE
 from rlmusic.pretrain import pretrain
 from rlmusic.reward import WeightedReward, build_reward, reward
 from rlmusic.tokens import special_ids
@@ -49,7 +50,7 @@ def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path, folk_dir, cach
     assert caught, "never saw a save in progress"
     newest = list_checkpoints(run)[-1]
     ckpt = load_checkpoint(run, load_policy)  # the loader picks a complete checkpoint
-    assert ckpt.path == newest and ckpt.training_state()["step"] == ckpt.meta["step"]
+    assert ckpt.path == newest and ckpt.training_state(PRETRAIN_STATE)["step"] == ckpt.meta["step"]
     assert any(p.name.startswith(".tmp-") for p in run.iterdir())  # the half-written one is left aside
     step = ckpt.meta["step"]
     # and the run resumes from it
@@ -76,7 +77,7 @@ def test_ppo_resume_matches_a_straight_run(tmp_path, trained_run):
     half = load_checkpoint(tmp_path / "b", load_policy)
     cfg_b, _, ref_b = _ppo_setup(tmp_path, trained_run, tmp_path / "b", 4)
     finetune(cfg_b, half.policy, ref_b, half.tokenizer, build_reward("repetition,tonic", REWARDS),
-             resume_state=half.training_state(), progress=False)
+             resume_state=half.training_state(STATE_SCHEMA), progress=False)
     a, b = load_checkpoint(tmp_path / "a", load_policy), load_checkpoint(tmp_path / "b", load_policy)
     assert a.meta["update"] == b.meta["update"] == 4
     for (name, x), y in zip(a.policy.state_dict().items(), b.policy.state_dict().values()):

@@ -6,7 +6,7 @@ from conftest import tiny_config
 from policies import build_policy, load_policy
 from rlmusic.checkpoint import list_checkpoints, load_checkpoint, read_meta
 from rlmusic.corpus import prepare_corpus
-from rlmusic.pretrain import pretrain
+from rlmusic.pretrain import STATE_SCHEMA, pretrain
 from rlmusic.tokens import special_ids
 from rlmusic.tracking import read_metrics
 
@@ -19,7 +19,7 @@ def _run(cfg, resume=None):
         policy = build_policy(cfg.model, len(tok), special_ids(tok))
         state = None
     else:
-        policy, state = resume.policy, resume.training_state()
+        policy, state = resume.policy, resume.training_state(STATE_SCHEMA)
     return pretrain(cfg, policy, tok, corpus, resume_state=state, progress=False)
 
 
@@ -60,7 +60,7 @@ def test_parameters_change_and_resume_matches_a_straight_run(tmp_path, folk_dir)
     (tmp_path / "b").mkdir()
     shutil.copytree(tmp_path / "a" / "checkpoint-000006", tmp_path / "b" / "checkpoint-000006")
     half = load_checkpoint(tmp_path / "b", load_policy)
-    assert half.meta["step"] == 6 and half.training_state()["step"] == 6
+    assert half.meta["step"] == 6 and half.training_state(STATE_SCHEMA)["step"] == 6
     torch.manual_seed(straight.pretrain.seed)
     init = build_policy(straight.model, half.policy.vocab_size, half.policy.special)
     changed = [n for (n, a), b in zip(init.state_dict().items(), half.policy.state_dict().values()) if not torch.equal(a, b)]

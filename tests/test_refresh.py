@@ -19,7 +19,7 @@ from rlmusic.discriminator import (
     train_discriminator,
 )
 from rlmusic.jazz_data import read_manifest
-from rlmusic.ppo import finetune
+from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.reward import build_reward
 from rlmusic.tokens import build_tokenizer
 
@@ -94,7 +94,7 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
     half = load_checkpoint(tmp_path / "b", load_policy)
     assert (half.path / "discriminator" / "model.safetensors").is_file()
     torch.manual_seed(12345)  # a resumed process starts from other random state
-    run(tmp_path / "b", 4, Discriminator.load(half.path / "discriminator"), half.policy, half.training_state())
+    run(tmp_path / "b", 4, Discriminator.load(half.path / "discriminator"), half.policy, half.training_state(STATE_SCHEMA))
     a, b = (list_checkpoints(tmp_path / x)[-1] for x in "ab")
     for (name, x), y in zip(load_checkpoint(a, load_policy).policy.state_dict().items(),
                             load_checkpoint(b, load_policy).policy.state_dict().values()):
