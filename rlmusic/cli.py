@@ -125,7 +125,7 @@ def cmd_generate(args) -> int:
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import SampleConfig
-    from rlmusic.generate import generate_pieces, write_pieces
+    from rlmusic.generate import continue_file, generate_pieces, write_pieces
 
     cfg = SampleConfig(num=args.num, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
@@ -133,8 +133,23 @@ def cmd_generate(args) -> int:
     ckpt = load_checkpoint(args.checkpoint or _default_policy("checkpoint"), load_policy)
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     policy = ckpt.policy.to(device)
-    pieces = generate_pieces(policy, ckpt.tokenizer, cfg, progress=True)
+    if args.prompt:
+        if args.prompt_bars < 1:
+            raise RLMusicError(f"--prompt-bars must be at least 1, got {args.prompt_bars}")
+        pieces = continue_file(policy, ckpt.tokenizer, cfg, args.prompt, args.prompt_bars, progress=True)
+    else:
+        pieces = generate_pieces(policy, ckpt.tokenizer, cfg, progress=True)
     paths = write_pieces(pieces, args.out)
+    if args.prompt:  # the boundary shown: a piano roll beside each file
+        from rlmusic.music import piece_from_score
+        from rlmusic.report import piano_roll_png
+
+        for piece, path in zip(pieces, paths):
+            piano_roll_png(piece_from_score(piece.score), path.with_suffix(".png"),
+                           f"{path.name}: {args.prompt_bars} bar(s) of {Path(args.prompt).name}, then the model",
+                           mark=piece.boundary)
+        print(f"each file: the first {args.prompt_bars} bar(s) of {args.prompt}, a 'continuation' marker, then the "
+              f"model's notes on tracks of their own; piano rolls beside them (.png)")
     notes = [p.report.n_notes for p in pieces]
     dropped = sum(p.report.n_dropped for p in pieces)
     total = sum(p.report.n_tokens for p in pieces)
@@ -537,6 +552,7 @@ def cmd_finetune(args) -> int:
     from rlmusic.config import config_from_dict, load_config, parse_overrides
     from rlmusic.corpus import prepare_corpus
     from rlmusic.ppo import STATE_SCHEMA as PPO_STATE
+    from rlmusic.prompts import openings_for
     from rlmusic.reward import build_reward, check_reward_names, reward_needs
 
     overrides = _overrides(args)
@@ -593,6 +609,7 @@ def cmd_finetune(args) -> int:
     bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from, window=cfg.ppo.max_new_tokens) \
         if "bands" in needs else None
     reward_fn = build_reward(cfg.ppo.reward, REWARDS, reserved=RESERVED, bands=bands, discriminator=discriminator)
+    openings = openings_for(cfg.ppo, corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(args.discriminator) if discriminator is not None else None,
              "discriminator_fingerprint": discriminator.fingerprint if discriminator is not None else None,
@@ -602,7 +619,7 @@ def cmd_finetune(args) -> int:
     if cfg.ppo.algo != "ppo":
         from rlmusic.trl_algos import run_trl
 
-        last = run_trl(cfg, policy, tokenizer, reward_fn, corpus, meta)
+        last = run_trl(cfg, policy, tokenizer, reward_fn, openings, meta)
         print(f"done: {last}")
         return 0
     refresh = None
@@ -613,7 +630,7 @@ def cmd_finetune(args) -> int:
     from rlmusic.ppo import finetune
 
     companions = {"discriminator": discriminator.save} if refresh is not None else None
-    last = finetune(cfg, policy, reference, tokenizer, reward_fn, corpus=corpus, meta=meta,
+    last = finetune(cfg, policy, reference, tokenizer, reward_fn, openings=openings, meta=meta,
                     resume_state=resume_state, refresh=refresh, cpu=args.cpu, companions=companions,
                     monitors=_judge_monitor())
     print(f"done: {last}")
@@ -713,6 +730,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt", metavar="SONG.mid", help="continue the opening of this MIDI file")
+    p.add_argument("--prompt-bars", type=int, default=4, metavar="N", help="bars of --prompt to continue from")
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
     p.set_defaults(func=cmd_generate)
 

@@ -309,9 +309,10 @@ class PPOConfig:
     max_new_tokens: int = 128
     """Tokens generated per rollout after the prompt."""
     prompt: str = "corpus"
-    """``corpus``: BOS plus the opening of a random training piece; ``bos``: BOS only."""
+    """``corpus``: BOS plus the opening of a random training piece; ``file:DIR``: the opening
+    of a random MIDI file of DIR (your own openings, continued); ``bos``: BOS only."""
     prompt_tokens: int = 16
-    """Opening length (tokens after BOS) for corpus prompts."""
+    """Opening length (tokens after BOS) for corpus and file prompts."""
     prompt_from: str = ""
     """Corpus prompts come only from training pieces whose name contains this (e.g. ``/jazz/``:
     openings of the corpus's jazz, where the prior already plays jazz); empty: any piece."""
@@ -399,8 +400,9 @@ class PPOConfig:
         if self.group_size < 2 or self.batch_size % self.group_size:
             raise RLMusicError(f"ppo.group_size ({self.group_size}) must be >= 2 and divide ppo.batch_size "
                                f"({self.batch_size})")
-        if self.prompt not in ("corpus", "bos"):
-            raise RLMusicError(f"ppo.prompt must be corpus or bos, got {self.prompt!r}")
+        if self.prompt not in ("corpus", "bos") and not (self.prompt.startswith("file:") and len(self.prompt) > 5):
+            raise RLMusicError(f"ppo.prompt must be corpus, bos or file:DIR (a folder of MIDI files), "
+                               f"got {self.prompt!r}")
         if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1):
             raise RLMusicError("ppo.refresh_share must be in (0, 1) and ppo.refresh_target in (0, 1]")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):

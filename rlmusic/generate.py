@@ -11,16 +11,19 @@ from symusic import Score
 from tqdm import tqdm
 
 from rlmusic.config import SampleConfig
+from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import write_score
 from rlmusic.policy import Policy, sample
+from rlmusic.prompts import bar_ticks, file_ids, mark_continuation, opening_bars
 from rlmusic.tokens import DecodeReport, decode_ids
 
 
 @dataclass
-class Piece:
-    ids: list[int]  # generated ids after the prompt (PAD after EOS removed)
+class GeneratedPiece:
+    ids: list[int]  # generated ids after the prompt (PAD after EOS removed); with the prompt if kept
     score: Score
     report: DecodeReport
+    boundary: int | None = None  # tick where a kept prompt ends and the continuation begins
 
 
 def fit_to_context(policy: Policy, cfg: SampleConfig, prompt_len: int) -> SampleConfig:
@@ -32,12 +35,13 @@ def fit_to_context(policy: Policy, cfg: SampleConfig, prompt_len: int) -> Sample
 
 
 def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch.Tensor | None = None,
-                    progress: bool = False) -> list[Piece]:
-    """``cfg.num`` pieces, seeded by ``cfg.seed``; prompts default to BOS only."""
+                    progress: bool = False, keep_prompt: bool = False) -> list[GeneratedPiece]:
+    """``cfg.num`` pieces, seeded by ``cfg.seed``; prompts default to BOS only. With
+    ``keep_prompt`` each piece is the prompt (after BOS) and its continuation."""
     device = next(policy.parameters()).device
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     bos, pad = policy.special["bos"], policy.special["pad"]
-    pieces: list[Piece] = []
+    pieces: list[GeneratedPiece] = []
     bar = tqdm(total=cfg.num, desc="generating", unit="piece", disable=not progress)
     for start in range(0, cfg.num, cfg.batch_size):
         n = min(cfg.batch_size, cfg.num - start)
@@ -45,16 +49,33 @@ def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch
         p = p.to(device)
         run_cfg = fit_to_context(policy, cfg, p.shape[1])
         ids = sample(policy, p, run_cfg, generator=generator)  # (n, P + N)
-        for row in ids[:, p.shape[1]:].tolist():
+        for row in ids[:, 1 if keep_prompt else p.shape[1]:].tolist():
             row = [i for i in row if i != pad]
             score, report = decode_ids(tokenizer, row)
-            pieces.append(Piece(ids=row, score=score, report=report))
+            pieces.append(GeneratedPiece(ids=row, score=score, report=report))
         bar.update(n)
     bar.close()
     return pieces
 
 
-def write_pieces(pieces: list[Piece], out_dir: str | Path, prefix: str = "sample") -> list[Path]:
+def continue_file(policy: Policy, tokenizer, cfg: SampleConfig, path: str | Path, bars: int,
+                  progress: bool = False) -> list[GeneratedPiece]:
+    """``cfg.num`` continuations of the first ``bars`` bars of the MIDI file ``path``: each piece
+    holds those bars as the tokenizer reads them, then the policy's continuation, with a marker
+    and tracks of their own where the continuation starts (:func:`mark_continuation`)."""
+    opening = opening_bars(file_ids(path, tokenizer), tokenizer, bars, what=str(path))
+    if policy.max_length is not None and len(opening) + 2 > policy.max_length:
+        raise RLMusicError(f"the first {bars} bar(s) of {path} are {len(opening)} tokens, filling the policy's "
+                           f"context of {policy.max_length}; lower --prompt-bars")
+    prompts = torch.tensor([[policy.special["bos"], *opening.tolist()]] * cfg.num, dtype=torch.long)
+    pieces = generate_pieces(policy, tokenizer, cfg, prompts, progress=progress, keep_prompt=True)
+    for piece in pieces:
+        piece.boundary = bars * bar_ticks(piece.score)
+        piece.score = mark_continuation(piece.score, piece.boundary)
+    return pieces
+
+
+def write_pieces(pieces: list[GeneratedPiece], out_dir: str | Path, prefix: str = "sample") -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(len(pieces))))

@@ -28,12 +28,11 @@ from tqdm import tqdm
 
 from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import RunConfig, SampleConfig
-from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
-from rlmusic.generate import Piece as GeneratedPiece
-from rlmusic.generate import write_pieces
+from rlmusic.generate import GeneratedPiece, write_pieces
 from rlmusic.policy import Policy, sample
 from rlmusic.pretrain import make_accelerator
+from rlmusic.prompts import make_prompts
 from rlmusic.reward import RewardBatch, WeightedReward
 from rlmusic.tokens import decode_ids
 from rlmusic.tracking import RunLogger
@@ -160,26 +159,6 @@ def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperat
     return logprobs, values, entropy
 
 
-def make_prompts(cfg, corpus: Corpus | None, special: dict, update: int, n: int) -> torch.Tensor:
-    """(n, P) prompts: BOS, plus the opening of a random training piece for ``corpus`` prompts
-    (only pieces named with ``cfg.prompt_from``, if set)."""
-    bos = torch.full((n, 1), special["bos"], dtype=torch.long)
-    if cfg.prompt == "bos" or cfg.prompt_tokens == 0 or corpus is None:
-        return bos
-    rng = np.random.default_rng([cfg.seed, update, 1])
-    train = corpus.indices("train")
-    train = train[np.diff(corpus.offsets)[train] >= cfg.prompt_tokens]
-    if cfg.prompt_from:
-        train = np.array([i for i in train if cfg.prompt_from in corpus.names[i]], dtype=np.int64)
-    if len(train) == 0:
-        what = f" named with {cfg.prompt_from!r}" if cfg.prompt_from else ""
-        raise RLMusicError(f"no training piece{what} has {cfg.prompt_tokens} tokens for a prompt; lower "
-                           f"ppo.prompt_tokens or change ppo.prompt_from")
-    picks = rng.choice(train, n)
-    openings = torch.tensor(np.stack([corpus.piece(i)[: cfg.prompt_tokens] for i in picks]).astype(np.int64))
-    return torch.cat([bos, openings], dim=1)
-
-
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
     var = masked_var(returns, mask)
     return float(1 - masked_var(returns - values, mask) / var) if var > 0 else float("nan")
@@ -189,7 +168,7 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.
 
 
 def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, reward_fn: WeightedReward,
-             corpus: Corpus | None = None, meta: dict | None = None, resume_state: dict | None = None,
+             openings: list[np.ndarray] | None = None, meta: dict | None = None, resume_state: dict | None = None,
              refresh: Callable[[int, list[list[int]]], dict] | None = None, progress: bool = True,
              cpu: bool = False, companions: dict[str, Callable[[Path], None]] | None = None,
              monitors: dict[str, Callable[[RewardBatch], float]] | None = None) -> str:
@@ -237,7 +216,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         # --- 1. rollout
         t0 = time.perf_counter()
         rank = accelerator.process_index  # each process draws its own prompts and samples
-        prompts = make_prompts(pc, corpus, special, update * 1000 + rank, pc.batch_size).to(device)
+        prompts = make_prompts(openings, special["bos"], pc.seed, update * 1000 + rank, pc.batch_size).to(device)
         P = prompts.shape[1]
         generator = torch.Generator(device=device).manual_seed(pc.seed * 1_000_003 + update * 1000 + rank)
         with accelerator.autocast():

@@ -63,13 +63,18 @@ def _save_figure(plt, fig, path: str | Path) -> Path:
     return path
 
 
-def piano_roll_png(piece: Piece, path: str | Path, title: str = "") -> Path:
-    """Notes as horizontal bars (time in quarter notes, pitch vertical), bar lines dotted."""
+def piano_roll_png(piece: Piece, path: str | Path, title: str = "", mark: int | None = None) -> Path:
+    """Notes as horizontal bars (time in quarter notes, pitch vertical), bar lines dotted;
+    ``mark`` (ticks): where a prompt ends, a red line, the prompt's notes grey."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 3.2))
     idx = piece.pitched
     t, d, p = piece.time[idx] / piece.tpq, piece.duration[idx] / piece.tpq, piece.pitch[idx]
-    ax.barh(p, np.maximum(d, 0.05), left=t, height=0.8, color="#3b6fb6", edgecolor="none")
+    colour = np.where(t < mark / piece.tpq, "#9a9a9a", "#3b6fb6") if mark is not None else "#3b6fb6"
+    ax.barh(p, np.maximum(d, 0.05), left=t, height=0.8, color=colour, edgecolor="none")
+    if mark is not None:
+        ax.axvline(mark / piece.tpq, color="#c0392b", linewidth=1.5, zorder=3)
+        ax.text(mark / piece.tpq, 1.01, " continuation", color="#c0392b", fontsize=8, transform=ax.get_xaxis_transform())
     end = max(float((t + d).max()) if len(t) else 1.0, 1.0)
     bar = piece.bar_ticks / piece.tpq
     for x in np.arange(0, end + bar, bar):

@@ -11,22 +11,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rlmusic.checkpoint import save_checkpoint
 from rlmusic.config import RunConfig
-from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy
-from rlmusic.ppo import make_prompts
+from rlmusic.prompts import make_prompts
 from rlmusic.reward import WeightedReward, trl_reward_func
 from rlmusic.tokens import hf_tokenizer
 from rlmusic.tracking import RunLogger
 
 
-def prompt_texts(cfg: RunConfig, corpus: Corpus | None, tokenizer, policy: Policy, n: int) -> list[str]:
+def prompt_texts(cfg: RunConfig, openings: list[np.ndarray] | None, tokenizer, policy: Policy, n: int) -> list[str]:
     """``n`` prompts as text, one per group of completions."""
-    prompts = make_prompts(cfg.ppo, corpus, policy.special, 0, n)  # (n, P)
+    prompts = make_prompts(openings, policy.special["bos"], cfg.ppo.seed, 0, n)  # (n, P)
     return [" ".join(tokenizer[i] for i in row) for row in prompts.tolist()]
 
 
@@ -49,7 +49,7 @@ def trl_config(cfg: RunConfig, algo: str, reward_fn: WeightedReward):
     return RLOOConfig(**common)
 
 
-def run_trl(cfg: RunConfig, policy: Policy, tokenizer, reward_fn: WeightedReward, corpus: Corpus | None,
+def run_trl(cfg: RunConfig, policy: Policy, tokenizer, reward_fn: WeightedReward, openings: list[np.ndarray] | None,
             meta: dict) -> str:
     pc = cfg.ppo
     if policy.name != "transformer" or not hasattr(policy, "lm"):
@@ -59,7 +59,7 @@ def run_trl(cfg: RunConfig, policy: Policy, tokenizer, reward_fn: WeightedReward
     hf_tok = hf_tokenizer(tokenizer)
     hf_tok.padding_side = "left"  # TRL batches prompts of equal length anyway
     n_prompts = pc.updates * pc.batch_size // pc.group_size
-    dataset = Dataset.from_dict({"prompt": prompt_texts(cfg, corpus, tokenizer, policy, n_prompts)})
+    dataset = Dataset.from_dict({"prompt": prompt_texts(cfg, openings, tokenizer, policy, n_prompts)})
     funcs = [trl_reward_func(fn, tokenizer) for fn, _ in reward_fn.terms]
     args = trl_config(cfg, pc.algo, reward_fn)
     if pc.algo == "grpo":
