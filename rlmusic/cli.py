@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 from rlmusic.errors import RLMusicError
-
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+from rlmusic.resources import CONFIGS_DIR
 
 
 def _quiet_libraries() -> None:
@@ -161,7 +160,7 @@ def cmd_generate(args) -> int:
 def _default_policy(flag: str) -> Path:
     """The newest `rlmusic pretrain` run under checkpoints/runs/, else the shipped tiny policy; said aloud."""
     from rlmusic.checkpoint import default_policy
-    from rlmusic.demo import SHIPPED_POLICY
+    from rlmusic.resources import SHIPPED_POLICY
 
     path = default_policy(Path("checkpoints") / "runs", SHIPPED_POLICY)
     print(f"no {flag} given: using {path}")
@@ -198,11 +197,14 @@ def cmd_metrics(args) -> int:
         tokenizer = load_miditok(resolve_checkpoint(args.discriminator))
     judge = None
     if not args.no_judge:
-        from rlmusic.judge import SHIPPED_JUDGE, Judge
+        from rlmusic.judge import Judge
+        from rlmusic.resources import SHIPPED_JUDGE
 
         judge_path = Path(args.judge) if args.judge else SHIPPED_JUDGE
         if args.judge or judge_path.exists():
             judge = Judge.load(judge_path)
+        else:
+            print(f"no judge/p_jazz: the shipped judge {judge_path} is missing (train it with `rlmusic train-judge`)")
     columns = []
     for raw in args.paths or [str(_default_policy("checkpoint"))]:
         path = Path(raw)
@@ -528,7 +530,7 @@ def cmd_train_judge(args) -> int:
     print(f"judge: {len(pieces)} pieces ({int(np.sum(data.labels))} jazz) from {folder}")
     judge = train_judge(pieces, data.labels, data.groups, data.names, seed=args.seed, folds=args.cv)
     judge.meta |= {"set": str(folder), "seconds": round(time.time() - t0, 1)}
-    from rlmusic.judge import SHIPPED_JUDGE
+    from rlmusic.resources import SHIPPED_JUDGE
 
     path = judge.save(args.out or SHIPPED_JUDGE)
     h, cv = judge.meta["held_out"], judge.meta["grouped_cv"]
@@ -661,7 +663,8 @@ def _judge_monitor() -> dict:
     """judge/p_jazz of every update's rollouts, logged beside the reward (never part of it)."""
     import numpy as np
 
-    from rlmusic.judge import SHIPPED_JUDGE, Judge
+    from rlmusic.judge import Judge
+    from rlmusic.resources import SHIPPED_JUDGE
 
     if not SHIPPED_JUDGE.exists():
         return {}

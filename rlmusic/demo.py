@@ -14,10 +14,8 @@ import time
 from pathlib import Path
 
 from rlmusic.errors import RLMusicError
+from rlmusic.resources import SHIPPED_CLF, SHIPPED_POLICY
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_POLICY = ROOT / "checkpoints" / "pretrain-tiny"
-SHIPPED_CLF = ROOT / "checkpoints" / "jazz-clf"
 # Toward jazz, while pitch-class entropy and scale consistency stay inside the band of the
 # corpus's real jazz (its MMA jazz arrangements): the folk-dominated whole corpus has fewer
 # pitch classes than jazz itself, so its band would pull against the discriminator.
@@ -186,7 +184,8 @@ def summary_table(summary: dict) -> str:
 
 def judge_lines() -> list[str]:
     """The independent judge's own figures, beside the discriminator's."""
-    from rlmusic.judge import SHIPPED_JUDGE, Judge
+    from rlmusic.judge import Judge
+    from rlmusic.resources import SHIPPED_JUDGE
 
     if not SHIPPED_JUDGE.exists():
         return []

@@ -26,7 +26,6 @@ from rlmusic.music import Piece, piece_from_arrays
 GRID = 12  # onset positions per beat: straight and swung eighths, sixteenths and triplets
 BASS = 55  # below G3 counts as the bass register
 JUDGE_FILE = "judge.json"
-SHIPPED_JUDGE = Path(__file__).resolve().parent.parent / "checkpoints" / "jazz-judge"
 EXCERPT_BARS = (2, 16)  # training excerpts are this many bars long (inclusive), like short samples
 FEATURES = ([f"phase_{k}" for k in range(GRID)] + ["swung_offbeats", "straight_offbeats", "sixteenth_offbeats"]
             + [f"length_{name}" for name in ("0-0.3", "0.3-0.6", "0.6-0.9", "0.9-1.1", "1.1-2.1", "2.1+")]

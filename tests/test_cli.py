@@ -62,7 +62,7 @@ def test_flags_and_overrides_in_any_order():
 def test_no_checkpoint_given_takes_the_newest_pretrain_run_else_the_shipped_policy(trained_run, tmp_path, monkeypatch,
                                                                                    capsys):
     from rlmusic.checkpoint import default_policy, newest_run
-    from rlmusic.demo import SHIPPED_POLICY
+    from rlmusic.resources import SHIPPED_POLICY
 
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "checkpoints" / "runs"
