@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from policies import load_policy  # noqa: E402
 from rlmusic.bands import corpus_sample  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint  # noqa: E402
-from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.config import DataConfig, SampleConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import prepare_corpus  # noqa: E402
 from rlmusic.evaluate import reference_band, share_inside  # noqa: E402
 from rlmusic.generate import generate_pieces  # noqa: E402
 from rlmusic.metrics import METRICS  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 TEXTURE = ("onsets_per_beat", "notes_per_bar", "polyphony")
 
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--select", default="/jazz/", help="which corpus pieces are jazz")
     ap.add_argument("--json")
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(1)
     first = load_checkpoint(args.checkpoints[0], load_policy)
     tok, corpus = prepare_corpus(DataConfig(), TokenizerConfig(), progress=False, tokenizer=first.tokenizer)

@@ -31,7 +31,6 @@ import torch  # noqa: E402
 
 from rewards import REWARDS  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
-from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.config import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import build_default_midi, prepare_corpus  # noqa: E402
 from rlmusic.judge import features as judge_features  # noqa: E402
@@ -41,6 +40,7 @@ from rlmusic.policy import sample  # noqa: E402
 from rlmusic.reward import RewardBatch, build_reward  # noqa: E402
 from rlmusic.texture import TEXTURE_METRICS  # noqa: E402
 from rlmusic.tokens import special_ids  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 NAMES = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json")
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(1)
     folder = build_default_midi(DataConfig())
     files = find_midi_files(folder)[::45][: args.files]

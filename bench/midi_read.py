@@ -30,11 +30,12 @@ import symusic  # noqa: E402
 from midi_reference import muspy_like_pretty_midi  # noqa: E402
 
 from rlmusic import metrics as M  # noqa: E402
-from rlmusic.cli import _jazz_defaults, _quiet_libraries, build_default_jazz_set  # noqa: E402
 from rlmusic.config import DataConfig  # noqa: E402
 from rlmusic.corpus import build_default_midi  # noqa: E402
+from rlmusic.jazz_set import build_default_set  # noqa: E402
 from rlmusic.midi_io import clean_score, find_midi_files, load_score  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 MUSPY = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]
@@ -62,8 +63,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json")
     args = ap.parse_args()
-    _quiet_libraries()
-    jazz = build_default_jazz_set(_jazz_defaults(), progress=False)
+    quiet_libraries()
+    jazz = build_default_set(progress=False)
     corpus = build_default_midi(DataConfig(), progress=False)
     renders = [f for f in find_midi_files(jazz) if "folk" not in f.parent.name] + find_midi_files(corpus / "mma")
     print(f"{len(renders)} MMA renders ({jazz.name} jazz set and the corpus's arrangements)")

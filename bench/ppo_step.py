@@ -30,12 +30,11 @@ sys.path.insert(0, str(ROOT))
 from policies import build_policy, load_policy  # noqa: E402
 from rewards import REWARDS  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.config import load_config  # noqa: E402
 from rlmusic.ppo import finetune  # noqa: E402
 from rlmusic.reward import build_reward  # noqa: E402
 from rlmusic.tokens import build_tokenizer, special_ids  # noqa: E402
-from rlmusic.tracking import read_metrics  # noqa: E402
+from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
 
 REWARD = "repetition,tonic,scale"
 BANDS = {"scale_consistency": (0.9, 1.0)}  # the scale band the figures were measured with
@@ -90,7 +89,7 @@ def main() -> None:
     ap.add_argument("--skip-trl112", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(args.threads)
     cfg = load_config(ROOT / "configs" / "tiny.yaml", {"ppo": {"batch_size": 32, "max_new_tokens": 128, "prompt": "bos",
                                                              "threads": args.threads}})

@@ -28,13 +28,18 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policies import build_policy  # noqa: E402
-from rlmusic.cli import _quiet_libraries, resolve_config_path  # noqa: E402
-from rlmusic.config import load_config  # noqa: E402
+from rlmusic.config import (
+    load_config,  # noqa: E402
+    resolve_config_path,  # noqa: E402
+)
 from rlmusic.corpus import prepare_corpus  # noqa: E402
 from rlmusic.data import WindowSampler  # noqa: E402
 from rlmusic.pretrain import param_groups, pretrain  # noqa: E402
 from rlmusic.tokens import pitch_of_ids, special_ids, transpose_table  # noqa: E402
-from rlmusic.tracking import read_metrics  # noqa: E402
+from rlmusic.tracking import (
+    quiet_libraries,  # noqa: E402
+    read_metrics,  # noqa: E402
+)
 
 
 def bare_loop(cfg, vocab, special, batches, device, dtype) -> float:
@@ -94,7 +99,7 @@ def main() -> None:
     ap.add_argument("--precision", default="no", choices=["no", "bf16"], help="bf16: also time bf16 autocast")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(args.threads)
     cfg = load_config(resolve_config_path(args.config), [
         f"pretrain.max_steps={args.steps}", f"pretrain.eval_every={args.steps}", f"pretrain.save_every={args.steps}",

@@ -278,3 +278,26 @@ def default_policy(runs: str | Path, shipped: str | Path) -> Path:
     """What a command given no checkpoint uses: the newest ``rlmusic pretrain`` run under
     ``runs``, else the shipped pretrained policy."""
     return newest_run(runs, "pretrain") or Path(shipped)
+
+
+def open_run(out_dir: str | Path, resume: bool) -> Path | None:
+    """The newest checkpoint of the run folder ``out_dir`` when resuming it, None for a new run.
+    A folder that already holds checkpoints is never started over: without ``resume`` that is
+    an error."""
+    existing = list_checkpoints(out_dir)
+    if existing and not resume:
+        raise RLMusicError(f"{out_dir} already holds checkpoints (newest {existing[-1].name}); pass --resume to "
+                           f"continue that run, or --out to start a new one")
+    return existing[-1] if existing else None
+
+
+def choose_policy(path: str | Path | None, flag: str = "checkpoint") -> Path:
+    """``path``, or what a command given none uses (said aloud): the newest ``rlmusic pretrain``
+    run under ``checkpoints/runs/``, else the shipped pretrained policy."""
+    if path:
+        return Path(path)
+    from rlmusic.resources import SHIPPED_POLICY
+
+    chosen = default_policy(Path("checkpoints") / "runs", SHIPPED_POLICY)
+    print(f"no {flag} given: using {chosen}")
+    return chosen

@@ -19,6 +19,7 @@ from typing import Any, Union
 import yaml
 
 from rlmusic.errors import RLMusicError
+from rlmusic.resources import CONFIGS_DIR
 
 
 def _positive(section: str, obj, *names: str) -> None:
@@ -543,3 +544,17 @@ def config_from_dict(data: dict, base: Any = None) -> Any:
 
 def dump_json(cfg: Any) -> str:
     return json.dumps(asdict(cfg), indent=2, sort_keys=True)
+
+
+def resolve_config_path(name: str | None) -> Path | None:
+    """``tiny`` -> the shipped configs/tiny.yaml; a path is used as is."""
+    if not name:
+        return None
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    candidate = CONFIGS_DIR / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    known = ", ".join(sorted(x.stem for x in CONFIGS_DIR.glob("*.yaml"))) or "none"
+    raise RLMusicError(f"config {name!r} not found; known configs: {known} (or pass a .yaml path)")

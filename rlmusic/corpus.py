@@ -252,7 +252,7 @@ class Corpus:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _val_mask(names: list[str], fraction: float) -> np.ndarray:
+def holdout_mask(names: list[str], fraction: float) -> np.ndarray:
     """Hash each name to [0, 1): stable when files are added, independent of order."""
     h = np.array([int(hashlib.md5(n.encode()).hexdigest()[:8], 16) / 2**32 for n in names])
     mask = h < fraction
@@ -334,7 +334,7 @@ def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True) -
     offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(a) for a in arrays])
     dtype = np.uint16 if len(tok) < 2**16 else np.int32
-    is_val = _val_mask(names, cfg.val_fraction)
+    is_val = holdout_mask(names, cfg.val_fraction)
     np.save(tmp / "ids.npy", np.concatenate(arrays).astype(dtype))
     np.save(tmp / "offsets.npy", offsets)
     np.save(tmp / "is_val.npy", is_val)
@@ -370,7 +370,7 @@ def _train_bpe(tok, folder: Path, cfg: DataConfig, tok_cfg: TokenizerConfig):
     if path.is_file():
         return load_miditok(path)
     names = [str(f.relative_to(folder).with_suffix("")) for f in files]
-    train_files = [f for f, v in zip(files, _val_mask(names, cfg.val_fraction)) if not v]
+    train_files = [f for f, v in zip(files, holdout_mask(names, cfg.val_fraction)) if not v]
     if tok_cfg.bpe_vocab_size <= len(tok):
         raise RLMusicError(f"tokenizer.bpe_vocab_size ({tok_cfg.bpe_vocab_size}) must exceed the base vocabulary ({len(tok)})")
     tok.train(vocab_size=tok_cfg.bpe_vocab_size, model="BPE", files_paths=train_files)
@@ -393,3 +393,18 @@ def prepare_corpus(data_cfg: DataConfig, tok_cfg: TokenizerConfig, progress: boo
         if tok_cfg.bpe_vocab_size:
             tok = _train_bpe(tok, folder, data_cfg, tok_cfg)
     return tok, tokenize_folder(folder, tok, data_cfg, progress=progress)
+
+
+def describe_corpus(tok, corpus: Corpus, seconds: float) -> str:
+    """What ``rlmusic prepare`` prints: size, source, cache, what was dropped and why."""
+    m = corpus.meta
+    lines = [f"corpus: {m['pieces']} pieces, {m['tokens']:,} tokens ({m['val_pieces']} validation pieces), "
+             f"vocabulary {len(tok)}, ready in {seconds:.1f}s", f"source: {m['source']}", f"cache:  {m['cache']}"]
+    if m.get("duplicates"):
+        lines.append(f"duplicates dropped: {m['duplicates']}")
+    if m["skipped"]:
+        lines.append(f"skipped {len(m['skipped'])} file(s):")
+        lines += [f"  {name}: {reason}" for name, reason in m["skipped"][:20]]
+        if len(m["skipped"]) > 20:
+            lines.append(f"  ... and {len(m['skipped']) - 20} more (listed in {m['cache']}/meta.json)")
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ Corpus preparation, the shipped discriminator (trained if missing), PPO with
 ``repetition,jazz_clf=2,pitch_entropy,scale`` from the shipped pretrained policy,
 ``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls, reward/KL curves, and
 ``report.md`` linking them.
-Every step runs through the same ``rlmusic`` subcommands a user would type.
+Each step is the library call behind the ``rlmusic`` subcommand a user would type.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from rlmusic.errors import RLMusicError
+from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_POLICY
 
 # Toward jazz, while pitch-class entropy and scale consistency stay inside the band of the
@@ -41,19 +42,23 @@ def _step(title: str) -> float:
     return time.time()
 
 
-def run_demo(args) -> int:
+def run_demo(args, plugins: Plugins) -> int:
     from rlmusic.checkpoint import list_checkpoints, read_meta
-    from rlmusic.cli import main as rlmusic
+    from rlmusic.config import load_config, resolve_config_path
+    from rlmusic.corpus import describe_corpus, prepare_corpus
+    from rlmusic.finetune import run_finetune
     from rlmusic.html_report import write_html
+    from rlmusic.pretrain import run_pretrain
+    from rlmusic.train_clf import run_train_clf
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    data = ["--data", args.data] if args.data else []
+    data = [f"data.data={args.data}"] if args.data else []
 
     t = _step("1/6 corpus (embedded: music21's folk tunes and Bach chorales, plus MMA arrangements)")
-    if rlmusic(["prepare", "--config", args.config, *data]) != 0:
-        return 2
+    cfg = load_config(resolve_config_path(args.config), data)
+    print(describe_corpus(*prepare_corpus(cfg.data, cfg.tokenizer), seconds=time.time() - t))
     timings = {"corpus": time.time() - t}
 
     t = _step("2/6 jazz discriminator")
@@ -61,9 +66,8 @@ def run_demo(args) -> int:
     if not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
         print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
         clf = out / "jazz-clf"
-        resume = ["--resume"] if list_checkpoints(clf) else []  # a demo cut short goes on where it stopped
-        if rlmusic(["train-clf", "--config", args.config, "--out", str(clf), *resume]) != 0:
-            return 2
+        # a demo cut short goes on where it stopped
+        run_train_clf(args.config, [f"clf.out_dir={clf}"], plugins, resume=bool(list_checkpoints(clf)))
     clf_meta = read_meta(clf)
     test = clf_meta.get("test") or {}
     cv = clf_meta.get("grouped_cv") or {}
@@ -76,32 +80,31 @@ def run_demo(args) -> int:
     if not list_checkpoints(policy_path) and not (policy_path / "rlmusic.json").is_file():
         print(f"no policy in {policy_path}: pretraining the tiny one (rlmusic pretrain)")
         policy_path = out / "pretrain"
-        if rlmusic(["pretrain", "--config", args.config, "--out", str(policy_path), *data]) != 0:
-            return 2
+        run_pretrain(args.config, [*data, f"pretrain.out_dir={policy_path}"], plugins,
+                     resume=bool(list_checkpoints(policy_path)))
     print(f"policy: {policy_path} (step {read_meta(policy_path)['step']})")
     timings["policy"] = time.time() - t
 
     t = _step(f"4/6 PPO with --reward {DEMO_REWARD} ({args.updates} updates)")
     run = out / "finetune"
     bands = [] if args.data else [f"ppo.bands_from={JAZZ_PIECES}"]  # a user's folder: its own band
-    if rlmusic(["finetune", "--config", args.config, "--policy", str(policy_path), "--reward", DEMO_REWARD,
-                "--discriminator", str(clf), "--out", str(run), "--resume", *data, *bands, "ppo.target_kl=12",
-                f"ppo.updates={args.updates}", f"ppo.batch_size={args.batch_size}",
-                f"ppo.minibatch_size={min(8, args.batch_size)}", f"ppo.max_new_tokens={args.max_new_tokens}",
-                "ppo.prompt=bos", f"ppo.lr={args.lr}", f"ppo.save_every={max(1, args.updates // 4)}"]) != 0:
-        return 2
+    run_finetune(args.config, [*data, *bands, f"ppo.reward={DEMO_REWARD}", f"ppo.out_dir={run}", "ppo.target_kl=12",
+                               f"ppo.updates={args.updates}", f"ppo.batch_size={args.batch_size}",
+                               f"ppo.minibatch_size={min(8, args.batch_size)}",
+                               f"ppo.max_new_tokens={args.max_new_tokens}", "ppo.prompt=bos", f"ppo.lr={args.lr}",
+                               f"ppo.save_every={max(1, args.updates // 4)}"],
+                 plugins, policy=str(policy_path), discriminator=str(clf), resume=True)
     timings["ppo"] = time.time() - t
 
     t = _step("5/6 metrics before vs after")
-    reference = ["--reference", args.data] if args.data else ["--reference-from", JAZZ_PIECES]
-    if measure(out, policy_path, run, clf, args.num_samples, args.max_new_tokens, args.config, reference) != 0:
-        return 2
+    reference = {"reference": args.data} if args.data else {"reference_from": JAZZ_PIECES}
+    summary = measure(out, policy_path, run, clf, args.num_samples, args.max_new_tokens, args.config, reference,
+                      plugins)
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
-    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.max_new_tokens)
+    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.max_new_tokens, plugins)
     timings["samples"] = time.time() - t
-    summary = json.loads((out / "metrics.json").read_text())
     report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
     page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD), summary, samples, curves, goodhart,
                       out / "plots", notes=discriminator_lines(clf_meta) + judge_lines())
@@ -117,20 +120,22 @@ def run_demo(args) -> int:
 
 
 def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, max_new_tokens: int, config: str,
-            reference: list[str]) -> int:
-    """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/)."""
-    from rlmusic.cli import main as rlmusic
+            reference: dict[str, str], plugins: Plugins) -> dict:
+    """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary."""
+    from rlmusic.config import SampleConfig
+    from rlmusic.evaluate import MetricsOptions, print_and_write, run_metrics
 
-    return rlmusic(["metrics", str(policy_path), str(run), "--num-samples", str(num), "--max-new-tokens",
-                    str(max_new_tokens), "--discriminator", str(clf), "--reference-model", str(policy_path),
-                    "--config", config, "--json", str(out / "metrics.json"), "--csv", str(out / "metrics.csv"),
-                    "--plot", str(out / "plots"), *reference])
+    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=SampleConfig(num=num, max_new_tokens=max_new_tokens,
+                          batch_size=16), discriminator=str(clf), reference_model=str(policy_path), config=config,
+                          **reference)
+    summary = run_metrics(opts, plugins.load_policy)
+    print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))
+    return json.loads((out / "metrics.json").read_text())  # as written: what report pages read back
 
 
-def listen(out: Path, policy_path: Path, run: Path, n: int, max_new_tokens: int):
+def listen(out: Path, policy_path: Path, run: Path, n: int, max_new_tokens: int, plugins: Plugins):
     """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
     Returns (samples, curves, goodhart, why there is no audio or '')."""
-    from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import SampleConfig
     from rlmusic.generate import generate_pieces, write_pieces
@@ -140,7 +145,7 @@ def listen(out: Path, policy_path: Path, run: Path, n: int, max_new_tokens: int)
     samples = {}
     sample_cfg = SampleConfig(num=n, max_new_tokens=max_new_tokens, seed=1)
     for tag, path in (("before", policy_path), ("after", run)):
-        ckpt = load_checkpoint(path, load_policy)
+        ckpt = load_checkpoint(path, plugins.load_policy)
         pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, sample_cfg)
         midis = write_pieces(pieces, out / "samples" / tag, prefix=tag)
         rolls = [piano_roll_png(piece_from_score(p.score), m.with_suffix(".png"), f"{tag}: {m.name}")
@@ -246,7 +251,8 @@ def check_demo_args(args) -> None:
         raise RLMusicError("--updates, --num-samples, --batch-size and --listen must be positive")
 
 
-def report_folder(folder: Path, num: int = 32, max_new_tokens: int = 128, listen_n: int = 4, config: str = "tiny") -> Path:
+def report_folder(folder: Path, plugins: Plugins, num: int = 32, max_new_tokens: int = 128, listen_n: int = 4,
+                  config: str = "tiny") -> Path:
     """``rlmusic report``: a demo folder's report.html rebuilt from its files, or, for a finetune
     run, metrics before (its reference policy) vs after, samples and the page in ``RUN/report/``."""
     from rlmusic.checkpoint import list_checkpoints, read_meta
@@ -271,9 +277,8 @@ def report_folder(folder: Path, num: int = 32, max_new_tokens: int = 128, listen
     out.mkdir(exist_ok=True)
     policy_path, clf = Path(meta["reference"]), Path(meta.get("discriminator") or SHIPPED_CLF)
     selection = meta["config"]["ppo"].get("bands_from") or JAZZ_PIECES
-    if measure(out, policy_path, folder, clf, num, max_new_tokens, config, ["--reference-from", selection]) != 0:
-        raise RLMusicError(f"measuring {folder} failed (see above)")
-    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, max_new_tokens)
-    summary = json.loads((out / "metrics.json").read_text())
+    summary = measure(out, policy_path, folder, clf, num, max_new_tokens, config, {"reference_from": selection},
+                      plugins)
+    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, max_new_tokens, plugins)
     return write_html(out, f"rlmusic report: {folder.name}", intro(meta.get("reward_spec", "its rewards")), summary,
                       samples, curves, goodhart, out / "plots", notes=discriminator_lines(read_meta(clf)) + judge_lines())

@@ -21,7 +21,7 @@ from transformers import AutoModelForSequenceClassification, GPT2Config, get_cos
 
 from rlmusic.checkpoint import read_json, resolve_checkpoint, restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import ClfConfig
-from rlmusic.corpus import Corpus
+from rlmusic.corpus import Corpus, holdout_mask, tokenize_folder
 from rlmusic.data import transpose_windows
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import family_of
@@ -167,6 +167,22 @@ def labelled_from_corpus(corpus: Corpus, manifest: dict | None = None) -> Labell
 
 
 # --- training ---------------------------------------------------------------------------------
+
+
+def labelled_from_folders(jazz_dir: str | Path, other_dir: str | Path, tokenizer, data_cfg) -> Labelled:
+    """Two user folders -> labelled pieces. Each folder's first-level subfolders are the groups
+    grouped CV holds out; 20% of each folder (by name hash, stable) is the test split."""
+    pieces, labels, groups, splits, names = [], [], [], [], []
+    for label, folder in ((1, jazz_dir), (0, other_dir)):
+        corpus = tokenize_folder(Path(folder), tokenizer, data_cfg)
+        test = holdout_mask(corpus.names, 0.2)
+        for i, name in enumerate(corpus.names):
+            pieces.append(np.asarray(corpus.piece(i), dtype=np.int64))
+            labels.append(label)
+            groups.append(name.split("/")[0] if "/" in name else Path(folder).name)
+            splits.append("test" if test[i] else "train")
+            names.append(name)
+    return Labelled(pieces, np.array(labels), groups, splits, names)
 
 
 def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,

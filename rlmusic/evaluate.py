@@ -322,3 +322,138 @@ def write_plots(summary: dict, folder: str | Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+# --- the `rlmusic metrics` stage -------------------------------------------------------------
+
+
+@dataclass
+class MetricsOptions:
+    """What ``rlmusic metrics`` compares and how (the command's flags, one field each)."""
+
+    paths: list[str] = field(default_factory=list)
+    """Checkpoints (sampled) or folders of MIDI files; empty: the default policy."""
+    sample: SampleConfig = field(default_factory=lambda: SampleConfig(num=32, max_new_tokens=256))
+    """How each checkpoint is sampled (a fixed seed: columns are reproducible)."""
+    reference: str = ""
+    """Folder of real MIDI files; empty: the corpus (``reference_from`` pieces, or its validation split)."""
+    no_reference: bool = False
+    reference_samples: int = 200
+    """Most pieces in the reference column (and in each ``also_from`` column)."""
+    reference_from: str = ""
+    """The corpus's pieces whose name contains this, every split (e.g. ``/jazz/``)."""
+    reference_tokens: int | None = None
+    """Cut corpus pieces to this many tokens from one of their bars (None: the samples' length; 0: whole)."""
+    reference_model: str = ""
+    """Checkpoint whose NLL of each sampled column is reported."""
+    config: str = "tiny"
+    """Config naming the corpus (its data and tokenizer sections)."""
+    data: str = ""
+    """The training corpus's folder (default: the embedded one)."""
+    discriminator: str = ""
+    """Jazz discriminator: each column's P(jazz), the reward's view."""
+    judge: str = ""
+    """Independent judge (default: the shipped one)."""
+    no_judge: bool = False
+    also_from: list[str] = field(default_factory=list)
+    """More real columns: corpus pieces whose name contains each text."""
+    no_copies: bool = False
+    """Skip copy detection against the training corpus."""
+    cpu: bool = False
+
+
+def run_metrics(opts: MetricsOptions, load_policy) -> dict:
+    """Every column measured against the reference; returns the summary (``summarise``)."""
+    from rlmusic.bands import corpus_sample
+    from rlmusic.checkpoint import META_FILE, choose_policy, list_checkpoints, load_checkpoint, resolve_checkpoint
+    from rlmusic.config import load_config, resolve_config_path
+    from rlmusic.corpus import prepare_corpus
+    from rlmusic.resources import SHIPPED_JUDGE
+    from rlmusic.tokens import load_miditok
+
+    opts.sample.validate()
+    device = "cuda" if torch.cuda.is_available() and not opts.cpu else "cpu"
+    ref_model = load_checkpoint(opts.reference_model, load_policy).policy.to(device) if opts.reference_model else None
+    disc, tokenizer = None, None
+    if opts.discriminator:  # its tokenizer encodes folders, so they get a P(jazz) too
+        from rlmusic.discriminator import load_discriminator
+
+        disc = load_discriminator(opts.discriminator)
+        tokenizer = load_miditok(resolve_checkpoint(opts.discriminator))
+    judge = None
+    if not opts.no_judge:
+        from rlmusic.judge import Judge
+
+        judge_path = Path(opts.judge) if opts.judge else SHIPPED_JUDGE
+        if opts.judge or judge_path.exists():
+            judge = Judge.load(judge_path)
+        else:
+            print(f"no judge/p_jazz: the shipped judge {judge_path} is missing (train it with `rlmusic train-judge`)")
+    columns = []
+    for raw in opts.paths or [str(choose_policy(None))]:
+        path = Path(raw)
+        if not path.exists():
+            raise RLMusicError(f"{raw!r} does not exist; pass checkpoints or folders of MIDI files")
+        if (path / META_FILE).is_file() or list_checkpoints(path):
+            ckpt = load_checkpoint(path, load_policy)
+            if disc is not None:
+                disc.check_tokenizer(ckpt.tokenizer, f"the checkpoint {raw}")
+            tokenizer = tokenizer or ckpt.tokenizer
+            label = f"{ckpt.path.parent.name}@{ckpt.meta['step']}"
+            col = column_from_policy(label, ckpt.policy.to(device), ckpt.tokenizer, opts.sample)
+            if ref_model is not None:
+                if ref_model.vocab_size != ckpt.policy.vocab_size:
+                    raise RLMusicError(f"--reference-model has {ref_model.vocab_size} tokens but {raw} has "
+                                       f"{ckpt.policy.vocab_size}; they must share a tokenizer")
+                col.extra["nll_under_reference"] = mean_nll(ref_model, col.ids)
+        elif path.is_dir():
+            col = column_from_folder(path, tokenizer=tokenizer)
+        else:
+            raise RLMusicError(f"{raw!r} is neither a checkpoint nor a folder of MIDI files")
+        columns.append(col)
+    reference, corpus, tok = None, None, tokenizer
+    sampled = any(c.sampled for c in columns)
+    if (not opts.reference and not opts.no_reference) or opts.also_from or (sampled and not opts.no_copies):
+        cfg = load_config(resolve_config_path(opts.config), [f"data.data={opts.data}"] if opts.data else [])
+        tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
+    # real music is cut to the samples' length: a 2-bar sample is not compared with 100-beat pieces
+    window = opts.reference_tokens
+    window = (opts.sample.max_new_tokens if sampled else 0) if window is None else window
+    span = f", {window}-token windows" if window else ""
+    for text in opts.also_from:  # more real columns from the corpus, e.g. its folk tunes
+        pieces, ids = corpus_sample(corpus, tok, "all", opts.reference_samples, select=text, window=window)
+        columns.append(Column(f"real ({text}{span})", pieces, ids=ids))
+    if opts.reference:
+        reference = column_from_folder(opts.reference, label="reference", limit=opts.reference_samples,
+                                       tokenizer=tokenizer)
+    elif not opts.no_reference:
+        split = "all" if opts.reference_from else "val"  # a style's pieces are few: every split
+        pieces, ids = corpus_sample(corpus, tok, split, opts.reference_samples, select=opts.reference_from,
+                                    window=window)
+        reference = Column(f"real ({opts.reference_from or 'val'}{span})", pieces, ids=ids)
+    everyone = columns + ([reference] if reference else [])
+    if disc is not None:
+        add_jazz_probability(everyone, disc)
+    if judge is not None:
+        add_judge(everyone, judge)
+    if sampled and not opts.no_copies:
+        from rlmusic.copies import CopyIndex, bar_ids
+
+        train = corpus.indices("train")
+        index = CopyIndex.build([corpus.piece(i) for i in train], len(tok),
+                                cache=Path(corpus.meta["cache"]) / "suffixes-train.npy")
+        add_copies(columns, index, bar_ids(tok))
+    return summarise(columns, reference)
+
+
+def print_and_write(summary: dict, json_path: str = "", csv_path: str = "", plot_dir: str = "") -> None:
+    """The table on stdout, and the files asked for."""
+    print(format_table(summary))
+    if json_path:
+        write_json(summary, json_path)
+        print(f"\njson: {json_path}")
+    if csv_path:
+        write_csv(summary, csv_path)
+        print(f"csv: {csv_path}")
+    if plot_dir:
+        print(f"plots: {len(write_plots(summary, plot_dir))} PNG files in {plot_dir}")

@@ -63,6 +63,8 @@ def continue_file(policy: Policy, tokenizer, cfg: SampleConfig, path: str | Path
     """``cfg.num`` continuations of the first ``bars`` bars of the MIDI file ``path``: each piece
     holds those bars as the tokenizer reads them, then the policy's continuation, with a marker
     and tracks of their own where the continuation starts (:func:`mark_continuation`)."""
+    if bars < 1:
+        raise RLMusicError(f"--prompt-bars must be at least 1, got {bars}")
     opening = opening_bars(file_ids(path, tokenizer), tokenizer, bars, what=str(path))
     if policy.max_length is not None and len(opening) + 2 > policy.max_length:
         raise RLMusicError(f"the first {bars} bar(s) of {path} are {len(opening)} tokens, filling the policy's "
@@ -80,3 +82,12 @@ def write_pieces(pieces: list[GeneratedPiece], out_dir: str | Path, prefix: str 
     out_dir.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(len(pieces))))
     return [write_score(p.score, out_dir / f"{prefix}_{i:0{width}d}.mid") for i, p in enumerate(pieces)]
+
+
+def write_piano_rolls(pieces: list[GeneratedPiece], paths: list[Path], what: str) -> list[Path]:
+    """A piano roll beside each written file (``.png``), the prompt's end marked where there is one."""
+    from rlmusic.music import piece_from_score
+    from rlmusic.report import piano_roll_png
+
+    return [piano_roll_png(piece_from_score(p.score), path.with_suffix(".png"), f"{path.name}: {what}",
+                           mark=p.boundary) for p, path in zip(pieces, paths)]

@@ -150,3 +150,11 @@ def load_tunes(cache: Path) -> list[Tune] | None:
 def tune_split(title: str, test_fraction: float = 0.2) -> str:
     """"train" or "test" by a hash of the title: whole tunes are held out."""
     return "test" if int(hashlib.md5(title.encode()).hexdigest()[:8], 16) / 2**32 < test_fraction else "train"
+
+
+def describe_tunes(cache: Path) -> str:
+    """One line: how many tunes and chords the fetched corpus holds."""
+    tunes = load_tunes(cache) or []
+    usable = sum(t.beats_per_bar in (3, 4) for t in tunes)
+    return (f"iRb jazz standards: {len(tunes)} tunes ({usable} in 4/4 or 3/4), "
+            f"{sum(len(t.chords) for t in tunes):,} chords")

@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from rlmusic.accel import make_accelerator
 from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import RunConfig, SampleConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.generate import GeneratedPiece, write_pieces
 from rlmusic.policy import Policy, sample
-from rlmusic.pretrain import make_accelerator
 from rlmusic.prompts import make_prompts
 from rlmusic.reward import RewardBatch, WeightedReward
 from rlmusic.tokens import decode_ids
@@ -171,8 +171,9 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
              openings: list[np.ndarray] | None = None, meta: dict | None = None, resume_state: dict | None = None,
              refresh: Callable[[int, list[list[int]]], dict] | None = None, progress: bool = True,
              cpu: bool = False, companions: dict[str, Callable[[Path], None]] | None = None,
-             monitors: dict[str, Callable[[RewardBatch], float]] | None = None) -> str:
-    """Run ``cfg.ppo.updates`` PPO updates; returns the last checkpoint's path.
+             monitors: dict[str, Callable[[RewardBatch], float]] | None = None) -> Path:
+    """Run ``cfg.ppo.updates`` PPO updates; returns the final checkpoint's path (written even when
+    the last update was skipped as non-finite: its weights are the last good ones).
 
     ``refresh(update, recent rollouts)`` retrains the discriminator every ``ppo.refresh_every``
     updates; ``companions`` ({subfolder: save}) go into every checkpoint (the discriminator's
@@ -322,4 +323,6 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
     bar.close()
     if logger:
         logger.close()
-    return str(last_path)
+    if last_path is None or last_path.name != f"checkpoint-{pc.updates:06d}":
+        checkpoint(pc.updates)
+    return last_path

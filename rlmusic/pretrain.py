@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,9 +18,10 @@ from accelerate import Accelerator
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
-from rlmusic.config import RunConfig
-from rlmusic.corpus import Corpus
+from rlmusic.accel import make_accelerator
+from rlmusic.checkpoint import load_checkpoint, open_run, restore_optimizer, restoring, save_checkpoint
+from rlmusic.config import RunConfig, config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.corpus import Corpus, prepare_corpus
 from rlmusic.data import WindowSampler, eval_windows
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy
@@ -31,14 +33,6 @@ LN2 = math.log(2.0)
 
 # What a pretrain checkpoint keeps for resuming, checked when it is read (cuda_rng may be None).
 STATE_SCHEMA = {"optimizer": dict, "scheduler": dict, "step": int, "torch_rng": torch.Tensor}
-
-
-def make_accelerator(mixed_precision: str, cpu: bool = False) -> Accelerator:
-    """bf16 autocast on a CUDA device that supports it when ``auto``; full precision on CPU."""
-    if mixed_precision == "auto":
-        cuda = torch.cuda.is_available() and not cpu
-        mixed_precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -195,3 +189,33 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
         logger.close()
     return str(last_path)
 
+
+
+def run_pretrain(config: str | None, overrides: list[str], plugins, resume: bool = False, cpu: bool = False) -> Path | None:
+    """``rlmusic pretrain``: a new run, or the run folder's newest checkpoint continued with its
+    own config and ``overrides`` on top; returns the last checkpoint (None: already complete)."""
+    cfg = load_config(resolve_config_path(config), overrides)
+    if cfg.data.data and not Path(cfg.data.data).is_dir():
+        raise RLMusicError(f"data folder {cfg.data.data!r} does not exist")
+    out_dir = Path(cfg.pretrain.out_dir)
+    newest = open_run(out_dir, resume)
+    resume_state, tokenizer = None, None
+    if newest is not None:
+        ckpt = load_checkpoint(newest, plugins.load_policy)
+        cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(ckpt.meta["config"]))
+        policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state(STATE_SCHEMA)
+        if ckpt.meta["step"] >= cfg.pretrain.max_steps:
+            print(f"{out_dir} is complete at step {ckpt.meta['step']} (pretrain.max_steps={cfg.pretrain.max_steps}); "
+                  f"nothing to do. Raise pretrain.max_steps to train further.")
+            return None
+        if resume_state is None:
+            raise RLMusicError(f"{ckpt.path} holds weights only (no {ckpt.path.name}/training_state.pt: shipped "
+                               f"checkpoints leave it out); start a new run with --out to train further")
+        print(f"resuming {out_dir} from {ckpt.path.name} (step {ckpt.meta['step']})")
+    tokenizer, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
+    if resume_state is None:
+        torch.manual_seed(cfg.pretrain.seed)
+        policy = plugins.build_policy(cfg.model, len(tokenizer), special_ids(tokenizer))
+    print(f"corpus: {corpus.meta['pieces']} pieces, {corpus.meta['tokens']:,} tokens; "
+          f"policy: {cfg.model.policy} ({policy.num_parameters() / 1e6:.2f} M parameters); run folder: {out_dir}")
+    return Path(pretrain(cfg, policy, tokenizer, corpus, resume_state=resume_state, cpu=cpu))

@@ -54,6 +54,14 @@ class RunLogger:
             self._tb.close()
 
 
+def quiet_libraries() -> None:
+    """transformers' per-call warnings and progress bars off: our own bars and messages say what runs."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def read_metrics(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []

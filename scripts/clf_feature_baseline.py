@@ -34,8 +34,8 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from rlmusic.cli import _quiet_libraries  # noqa: E402
 from rlmusic.errors import RLMusicError  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
 
@@ -70,18 +70,18 @@ def main() -> None:
                     help="also: which seen family each held-out family resembles (about 1 min on 2 cores)")
     ap.add_argument("--json", default="", help="write the results here")
     args = ap.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
 
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.cli import build_default_jazz_set, build_parser
     from rlmusic.config import DataConfig
     from rlmusic.corpus import tokenize_folder
     from rlmusic.discriminator import family_accuracy, labelled_from_corpus, report, style_folds
     from rlmusic.jazz_data import family_of, read_manifest
+    from rlmusic.jazz_set import build_default_set
 
     tokenizer = load_checkpoint(args.policy, load_policy).tokenizer
-    folder = Path(args.set) if args.set else build_default_jazz_set(build_parser().parse_args(["data", "jazz"]))
+    folder = Path(args.set) if args.set else build_default_set()
     data = labelled_from_corpus(tokenize_folder(folder, tokenizer, DataConfig()), read_manifest(folder))
     t0 = time.time()
     X, owner = window_features(tokenizer, data.pieces, args.window, args.windows)

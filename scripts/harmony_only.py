@@ -30,14 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
-from rlmusic.cli import _jazz_defaults, _quiet_libraries, build_default_jazz_set  # noqa: E402
 from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import tokenize_folder  # noqa: E402
 from rlmusic.discriminator import labelled_from_corpus, report, style_folds  # noqa: E402
 from rlmusic.jazz_data import family_of, read_manifest  # noqa: E402
+from rlmusic.jazz_set import build_default_set  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
 from rlmusic.texture import CHORD_TEMPLATES, beat_chords, chord_changes_per_bar  # noqa: E402
 from rlmusic.tokens import build_tokenizer, decode_ids  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 Q = len(CHORD_TEMPLATES)
 
@@ -73,8 +74,8 @@ def main() -> None:
     ap.add_argument("--set", default="")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    _quiet_libraries()
-    folder = Path(args.set) if args.set else build_default_jazz_set(_jazz_defaults())
+    quiet_libraries()
+    folder = Path(args.set) if args.set else build_default_set()
     tok = build_tokenizer(TokenizerConfig())
     manifest = read_manifest(folder)
     data = labelled_from_corpus(tokenize_folder(folder, tok, DataConfig()), manifest)

@@ -161,7 +161,7 @@ def test_tiny_ppo_run_raises_the_repetition_reward(tmp_path):
     assert first < -0.15  # the pretrained policy loops (or plays nothing)
     assert final > first + 0.1, [round(r["reward/repetition"], 3) for r in rows]
     assert any(not torch.equal(before[k], v) for k, v in policy.state_dict().items())
-    assert last.endswith("checkpoint-000030")
+    assert last.name == "checkpoint-000030" and last.is_dir()
     assert {"reward/total", "objective/kl", "objective/entropy", "policy/approx_kl", "policy/clipfrac",
             "loss/policy", "loss/value", "value/explained_variance", "time/rollout", "time/update",
             "perf/tokens_per_s", "reward/repetition_weighted"} <= set(rows[-1])

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-import rlmusic.discriminator as disc_module
+import rlmusic.train_clf as stage  # the train-clf stage: its calls are what a kill interrupts
 from rlmusic.cli import main
 from rlmusic.discriminator import load_discriminator
 from rlmusic.jazz_data import styles_available
@@ -73,7 +73,7 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
     whole = tmp_path / "whole"
     assert main([*base, "--out", str(whole)]) == 0
     reference = load_discriminator(whole).model.state_dict()
-    real_train, real_cv = disc_module.train_discriminator, disc_module.grouped_cv
+    real_train, real_cv = stage.train_discriminator, stage.grouped_cv
 
     # 1. Killed during training, right after the step-20 checkpoint.
     def train_then_stop(*args, checkpoint=None, **kw):
@@ -84,10 +84,10 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
         return real_train(*args, checkpoint=save_then_stop if checkpoint else None, **kw)
 
     run = tmp_path / "run"
-    monkeypatch.setattr(disc_module, "train_discriminator", train_then_stop)
+    monkeypatch.setattr(stage, "train_discriminator", train_then_stop)
     assert main([*base, "--out", str(run)]) == 130
     assert _meta(run)["step"] == 20 and "test" not in _meta(run)
-    monkeypatch.setattr(disc_module, "train_discriminator", real_train)
+    monkeypatch.setattr(stage, "train_discriminator", real_train)
     assert main([*base, "--out", str(run)]) == 2  # an existing run is never overwritten
     assert "pass --resume" in capsys.readouterr().err
 
@@ -98,7 +98,7 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
             raise KeyboardInterrupt
         return real_cv(*args, on_fold=keep_then_stop, **kw)
 
-    monkeypatch.setattr(disc_module, "grouped_cv", cv_then_stop)
+    monkeypatch.setattr(stage, "grouped_cv", cv_then_stop)
     torch.manual_seed(1234)  # as a new process would be: the dropout stream must come from the checkpoint
     assert main(["train-clf", "--out", str(run), "--resume"]) == 130
     resumed = load_discriminator(run).model.state_dict()
@@ -107,7 +107,7 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
     assert len(json.loads((run / "cv_folds.json").read_text())["folds"]) == 1
 
     # 3. Resumed again: only the second fold is trained; the figures match the uninterrupted run's.
-    monkeypatch.setattr(disc_module, "grouped_cv", real_cv)
+    monkeypatch.setattr(stage, "grouped_cv", real_cv)
     capsys.readouterr()
     assert main(["train-clf", "--out", str(run), "--resume"]) == 0
     assert "1 of 2 folds already done" in capsys.readouterr().out
@@ -118,8 +118,8 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
     def never(*args, **kw):
         raise AssertionError("a finished run trained again")
 
-    monkeypatch.setattr(disc_module, "train_discriminator", never)
-    monkeypatch.setattr(disc_module, "grouped_cv", never)
+    monkeypatch.setattr(stage, "train_discriminator", never)
+    monkeypatch.setattr(stage, "grouped_cv", never)
     assert main(["train-clf", "--out", str(run), "--resume"]) == 0
     out = capsys.readouterr().out
     assert "is complete at step 30" in out and "grouped CV (2 folds" in out

@@ -1,0 +1,121 @@
+"""``rlmusic finetune``: everything around the RL loop.
+
+The run folder (new, or resumed with its own config), the pretrained policy and its frozen
+copy, what the rewards say they need (bands, the discriminator, co-evolved so far on resume),
+the prompts, the co-evolving discriminator's refresh and the judge as a monitor; then
+:func:`rlmusic.ppo.finetune`, or TRL's GRPO/RLOO. Every check that can fail runs before any
+work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlmusic.bands import corpus_bands
+from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
+from rlmusic.config import RunConfig, config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.corpus import prepare_corpus, tokenize_folder
+from rlmusic.discriminator import Discriminator, labelled_from_corpus, load_discriminator, refresh_discriminator
+from rlmusic.errors import RLMusicError
+from rlmusic.jazz_data import read_manifest
+from rlmusic.jazz_set import build_default_set
+from rlmusic.plugins import Plugins
+from rlmusic.ppo import STATE_SCHEMA, finetune
+from rlmusic.prompts import openings_for
+from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
+from rlmusic.reward import build_reward, check_reward_names, reward_needs
+
+
+def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, policy: str | None = None,
+                 discriminator: str | None = None, resume: bool = False, cpu: bool = False) -> Path | None:
+    """Fine-tune ``policy`` (default: :func:`choose_policy`) on ``ppo.reward``; returns the last
+    checkpoint (None: the run was already complete)."""
+    cfg = load_config(resolve_config_path(config), overrides)
+    out_dir = Path(cfg.ppo.out_dir)
+    newest = open_run(out_dir, resume)
+    resume_state, meta, run = None, {}, None
+    if newest is not None:
+        run = load_checkpoint(newest, plugins.load_policy)
+        cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(run.meta["config"]))
+        meta = {k: run.meta[k] for k in ("reference", "discriminator") if k in run.meta}
+        policy, discriminator = policy or meta.get("reference"), discriminator or meta.get("discriminator")
+        resume_state = run.training_state(STATE_SCHEMA)
+        if run.meta["update"] >= cfg.ppo.updates:
+            print(f"{out_dir} is complete at update {run.meta['update']}; raise ppo.updates to train further.")
+            return None
+    policy = choose_policy(policy, "--policy")
+
+    check_reward_names(cfg.ppo.reward, plugins.rewards, plugins.reserved)
+    needs = reward_needs(cfg.ppo.reward, plugins.rewards)  # each reward names what it needs
+    start = load_checkpoint(policy, plugins.load_policy)
+    reference = copy.deepcopy(start.policy)  # frozen in finetune(); the policy itself trains
+    model = run.policy if run is not None else start.policy
+    tokenizer = start.tokenizer
+    disc = None
+    if "discriminator" in needs:
+        if not discriminator:
+            if not list_checkpoints(SHIPPED_CLF):
+                raise RLMusicError("the jazz_clf reward needs --discriminator CKPT (train one with `rlmusic train-clf`)")
+            discriminator = str(SHIPPED_CLF)
+        disc = load_discriminator(discriminator)
+        if newest is not None and cfg.ppo.refresh_every and (newest / "discriminator").is_dir():
+            disc = Discriminator.load(newest / "discriminator")  # as co-evolved so far
+        disc.check_tokenizer(tokenizer, f"the policy {policy}")
+    needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
+    corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
+    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from, window=cfg.ppo.max_new_tokens) \
+        if "bands" in needs else None
+    reward_fn = build_reward(cfg.ppo.reward, plugins.rewards, reserved=plugins.reserved, bands=bands,
+                             discriminator=disc)
+    openings = openings_for(cfg.ppo, corpus, tokenizer)
+    meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
+             "discriminator": str(discriminator) if disc is not None else None,
+             "discriminator_fingerprint": disc.fingerprint if disc is not None else None,
+             "reward_spec": cfg.ppo.reward, "bands": bands}
+    print(f"fine-tuning {start.path} ({model.name}, {model.num_parameters() / 1e6:.2f} M parameters) with "
+          f"{cfg.ppo.algo} on {cfg.ppo.reward}; run folder: {out_dir}")
+    if cfg.ppo.algo != "ppo":
+        from rlmusic.trl_algos import run_trl
+
+        return Path(run_trl(cfg, model, tokenizer, reward_fn, openings, meta))
+    refresh = make_refresh(cfg, disc, tokenizer) if disc is not None and cfg.ppo.refresh_every else None
+    if disc is not None and torch.cuda.is_available() and not cpu:
+        disc.to("cuda")
+    companions = {"discriminator": disc.save} if refresh is not None else None
+    last = finetune(cfg, model, reference, tokenizer, reward_fn, openings=openings, meta=meta,
+                    resume_state=resume_state, refresh=refresh, cpu=cpu, companions=companions,
+                    monitors=judge_monitor())
+    return Path(last) if last else None
+
+
+def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer):
+    """The co-evolving discriminator: the jazz set's training split against the fresh rollouts;
+    its test split's jazz (one window each, as long as the reward reads) must stay recognised."""
+    folder = build_default_set(progress=False)
+    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data, progress=False), read_manifest(folder))
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    real = [p[: disc.max_window].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels)
+            if s == "test" and y == 1][:128]
+    pc = cfg.ppo
+    return lambda update, recent: refresh_discriminator(
+        disc, train, recent[-pc.batch_size * pc.refresh_every:], cfg.clf, pc.refresh_steps,
+        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real)
+
+
+def judge_monitor() -> dict:
+    """judge/p_jazz of every update's rollouts, logged beside the reward (never part of it)."""
+    from rlmusic.judge import Judge
+
+    if not SHIPPED_JUDGE.exists():
+        return {}
+    judge = Judge.load(SHIPPED_JUDGE)
+
+    def p_jazz(batch) -> float:
+        p = judge.prob_jazz(batch.pieces)
+        return float(np.nanmean(p)) if np.isfinite(p).any() else float("nan")
+
+    return {"judge/p_jazz": p_jazz}

@@ -1,0 +1,156 @@
+"""``rlmusic train-clf``: the discriminator's run folder, resumable at every step.
+
+Training from the newest checkpoint (optimizer and both random streams kept, so the result
+equals an uninterrupted run's), then evaluation on the held-out split, then grouped
+cross-validation fold by fold (a finished fold is kept in ``cv_folds.json``, written
+atomically; a fold cut short is trained again).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlmusic.checkpoint import STATE_FILE, load_checkpoint, open_run, read_json, read_meta, read_training_state
+from rlmusic.config import config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.corpus import tokenize_folder
+from rlmusic.discriminator import (
+    STATE_SCHEMA,
+    Discriminator,
+    evaluate_discriminator,
+    grouped_cv,
+    labelled_from_corpus,
+    labelled_from_folders,
+    load_discriminator,
+    save_discriminator,
+    style_folds,
+    train_discriminator,
+)
+from rlmusic.errors import RLMusicError
+from rlmusic.jazz_data import read_manifest
+from rlmusic.jazz_set import JazzSetSpec, build_default_set
+from rlmusic.plugins import Plugins
+from rlmusic.tokens import build_tokenizer, load_miditok
+
+
+def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, source: dict[str, str] | None = None,
+                  policy: str | None = None, resume: bool = False, spec: JazzSetSpec | None = None) -> Path:
+    """Train (or resume) the discriminator in ``clf.out_dir``. ``source``: ``{"jazz": DIR,
+    "other": DIR}`` (user folders), ``{"set": DIR}`` (a built set) or empty (the default set,
+    built or reused as ``spec`` says). Returns the final checkpoint."""
+    cfg = load_config(resolve_config_path(config), overrides)
+    source = {k: v for k, v in (source or {}).items() if v}
+    if ("jazz" in source) != ("other" in source):
+        raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
+    out_dir = Path(cfg.clf.out_dir)
+    newest = open_run(out_dir, resume)
+    prior = read_meta(newest) if newest is not None else {}
+    if prior:  # the run's own config and data, with this command line's overrides on top (e.g. --cv)
+        cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(prior["config"]))
+
+        def resolved(src: dict) -> dict:
+            return {k: str(Path(v).resolve()) for k, v in src.items() if v}
+
+        if source and resolved(source) != resolved(prior["source"]):
+            raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without --jazz/--other/--set, "
+                               f"or start a new run with --out")
+        source = prior["source"]
+        print(f"resuming {out_dir} from {newest.name}")
+    if cfg.clf.threads:
+        torch.set_num_threads(cfg.clf.threads)
+    init = policy or cfg.clf.init_from  # the discriminator speaks its tokenizer
+    if prior:
+        tokenizer = load_miditok(newest)
+    else:
+        tokenizer = load_checkpoint(init, plugins.load_policy).tokenizer if init else build_tokenizer(cfg.tokenizer)
+    t0 = time.time()
+    if "jazz" in source:
+        data = labelled_from_folders(source["jazz"], source["other"], tokenizer, cfg.data)
+    else:
+        folder = Path(source["set"]) if source.get("set") else build_default_set(spec)
+        data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
+        source = {"set": str(folder)}
+    if cfg.clf.cv_folds:
+        style_folds(data.groups, data.labels, cfg.clf.cv_folds, cfg.clf.seed)  # too few groups: fail before training
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    test = data.select(np.array([s == "test" for s in data.splits]))
+    print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "
+          f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
+    meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
+
+    def seconds() -> float:
+        return round(prior.get("seconds", 0.0) + time.time() - t0, 1)
+
+    def save(disc, step: int, extra: dict, state: dict | None = None) -> Path:
+        # keep_last=1: a run folder holds its newest checkpoint only, periodic or final
+        return save_discriminator(disc, out_dir, tokenizer, meta | extra | {"step": step, "seconds": seconds()},
+                                  training_state=state, keep_last=1)
+
+    # 1. The discriminator itself, from its newest checkpoint if there is one.
+    step = prior.get("step", 0)
+    if step < cfg.clf.steps:
+        state = None
+        if prior:
+            disc, state = load_discriminator(newest), read_training_state(newest, STATE_SCHEMA)
+            if state is None:
+                raise RLMusicError(f"{newest} holds weights only (no {STATE_FILE}); start a new run with --out")
+        else:
+            torch.manual_seed(cfg.clf.seed)
+            disc = Discriminator.build(cfg.clf, tokenizer)
+        disc = train_discriminator(disc, train, cfg.clf, tokenizer=tokenizer, resume_state=state,
+                                   checkpoint=lambda s, st: save(disc, s, {}, st))
+        result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
+        path = save(disc, cfg.clf.steps, {"test": result})
+    else:
+        disc, path, result = load_discriminator(newest), newest, prior.get("test") or {}
+
+    # 2. Grouped cross-validation, fold by fold: a finished fold is kept in cv_folds.json.
+    prior_cv = prior.get("grouped_cv") or {}
+    cv = prior_cv if cfg.clf.cv_folds and len(prior_cv.get("folds", [])) == cfg.clf.cv_folds else None
+    if cfg.clf.cv_folds and cv is None:
+        folds_file = out_dir / "cv_folds.json"
+        # folds count only for the same classifier recipe on the same data
+        key = {k: v for k, v in cfg.to_dict()["clf"].items() if k not in ("out_dir", "threads", "save_every")}
+        key |= {"source": source}
+        saved = read_json(folds_file) if folds_file.is_file() else {}
+        done = saved["folds"] if saved.get("clf") == key else []
+        if done:
+            print(f"grouped CV: {len(done)} of {cfg.clf.cv_folds} folds already done")
+
+        def keep(record: dict) -> None:
+            done.append(record)
+            tmp = folds_file.with_name(f".{folds_file.name}.tmp")
+            tmp.write_text(json.dumps({"clf": key, "folds": done}, default=str))
+            tmp.replace(folds_file)  # atomic: a kill leaves the previous list
+
+        cv = grouped_cv(data, tokenizer, cfg.clf, done=list(done), on_fold=keep)
+        path = save(disc, cfg.clf.steps, {"test": result, "grouped_cv": cv})
+        folds_file.unlink(missing_ok=True)
+    elif prior and step >= cfg.clf.steps:
+        print(f"{out_dir} is complete at step {step}; its results:")
+    print_results(result, cv, cfg.clf.cv_folds)
+    print(f"discriminator: {path} ({seconds():.0f}s)")
+    return path
+
+
+def print_results(result: dict, cv: dict | None, folds: int) -> None:
+    if result:
+        c = result["confusion"]
+        print(f"held-out test: accuracy {result['accuracy']:.3f}, balanced {result['balanced_accuracy']:.3f}, "
+              f"ROC-AUC {result['roc_auc']:.3f}; confusion "
+              f"(jazz->jazz {c['true_jazz_pred_jazz']}, jazz->other {c['true_jazz_pred_other']}, "
+              f"other->jazz {c['true_other_pred_jazz']}, other->other {c['true_other_pred_other']})")
+        if "folk_bach_accuracy" in result:
+            print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
+    if cv:
+        print(f"grouped CV ({folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
+              f"(all 'other' would score {cv['majority_rate']:.3f}), balanced accuracy "
+              f"{cv.get('balanced_accuracy', float('nan')):.3f}, ROC-AUC {cv['roc_auc']:.3f}")
+        for label, name in ((1, "jazz"), (0, "other")):
+            fams = sorted(((k, v) for k, v in cv.get("by_family", {}).items() if v["label"] == label),
+                          key=lambda kv: kv[1]["accuracy"])
+            print(f"  unseen {name} families, accuracy: " + ", ".join(f"{k} {v['accuracy']:.2f}" for k, v in fams))
