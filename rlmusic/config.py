@@ -421,12 +421,19 @@ class RunConfig:
     """Everything one command reads: a section per stage."""
 
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    """``tokenizer:`` MidiTok's vocabulary (every stage reads the same ids)."""
     data: DataConfig = field(default_factory=DataConfig)
+    """``data:`` where the corpus comes from and how it is cut and cached."""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """``model:`` the policy's kind and size."""
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """``pretrain:`` maximum-likelihood training."""
     sample: SampleConfig = field(default_factory=SampleConfig)
+    """``sample:`` generation."""
     clf: ClfConfig = field(default_factory=ClfConfig)
+    """``clf:`` the jazz discriminator (and its refreshes during PPO)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    """``ppo:`` RL fine-tuning."""
 
     def validate(self) -> RunConfig:
         for f in fields(self):

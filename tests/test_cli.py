@@ -51,10 +51,14 @@ def test_resume_of_a_finished_run_is_a_no_op(trained_run, tmp_path, capsys):
     assert [p.name for p in sorted(run.glob("checkpoint-*"))] == ["checkpoint-000030", "checkpoint-000060"]
 
 
-def test_flags_and_overrides_in_any_order():
+def test_flags_and_overrides_in_any_order(capsys):
     from rlmusic.cli import main
 
-    assert main(["pretrain", "pretrain.lr=-1", "--cpu", "model.n_layer=2"]) == 2  # parsed, then validated
+    # both overrides reach the config, whichever side of a flag they stand
+    assert main(["pretrain", "pretrain.lr=-1", "--cpu", "model.n_layer=2"]) == 2
+    assert "pretrain.lr must be positive" in capsys.readouterr().err
+    assert main(["pretrain", "--cpu", "pretrain.lr=1e-3", "model.n_embd=130"]) == 2
+    assert "divisible by model.n_head" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["pretrain", "--not-a-flag"])
 

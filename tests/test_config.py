@@ -16,8 +16,12 @@ def test_shipped_configs_load_and_round_trip_through_json(path):
     assert again == cfg
 
 
-def test_configs_exist():
-    assert {"tiny", "small"} <= {p.stem for p in CONFIGS}
+def test_shipped_configs_are_the_sizes_the_readme_names():
+    sizes = {p.stem: load_config(p).model for p in CONFIGS}
+    assert (sizes["tiny"].n_layer, sizes["tiny"].n_embd, sizes["tiny"].block_size) == (4, 128, 256)
+    assert (sizes["small"].n_embd, sizes["small"].block_size) == (256, 512)
+    assert (sizes["base"].n_layer, sizes["base"].n_embd, sizes["base"].block_size) == (8, 512, 1024)
+    assert sizes["lstm"].policy == "lstm"
 
 
 def test_overrides_are_typed_from_yaml():
@@ -55,5 +59,22 @@ def test_unknown_key_in_yaml_file(tmp_path):
         load_config(p)
 
 
-def test_defaults_are_valid():
-    assert RunConfig().validate() == RunConfig()
+def test_defaults_validate_and_every_field_is_documented():
+    import ast
+    import dataclasses
+
+    import rlmusic.config as config_module
+
+    RunConfig().validate()  # raises on an invalid default
+    tree = ast.parse(Path(config_module.__file__).read_text())
+    undocumented = []
+    for node in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name.endswith("Config")):
+        body = node.body
+        for i, item in enumerate(body):
+            if isinstance(item, ast.AnnAssign):
+                doc = body[i + 1] if i + 1 < len(body) else None
+                if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                        and isinstance(doc.value.value, str)):
+                    undocumented.append(f"{node.name}.{item.target.id}")
+    assert not undocumented, undocumented
+    assert {f.name for f in dataclasses.fields(RunConfig)} >= {"tokenizer", "data", "model", "pretrain", "ppo", "clf"}
