@@ -28,10 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policies import build_policy  # noqa: E402
-from rlmusic.config import (
-    load_config,  # noqa: E402
-    resolve_config_path,  # noqa: E402
-)
+from rlmusic.config_load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.corpus import prepare_corpus  # noqa: E402
 from rlmusic.data import WindowSampler  # noqa: E402
 from rlmusic.pretrain import param_groups, pretrain  # noqa: E402

@@ -57,7 +57,7 @@ def _done(last) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from rlmusic.config import load_config, resolve_config_path
+    from rlmusic.config_load import load_config, resolve_config_path
     from rlmusic.corpus import describe_corpus, prepare_corpus
 
     cfg, t0 = load_config(resolve_config_path(args.config), _overrides(args)), time.time()

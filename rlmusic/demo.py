@@ -44,7 +44,7 @@ def _step(title: str) -> float:
 
 def run_demo(args, plugins: Plugins) -> int:
     from rlmusic.checkpoint import list_checkpoints, read_meta
-    from rlmusic.config import load_config, resolve_config_path
+    from rlmusic.config_load import load_config, resolve_config_path
     from rlmusic.corpus import describe_corpus, prepare_corpus
     from rlmusic.finetune import run_finetune
     from rlmusic.html_report import write_html

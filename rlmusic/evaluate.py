@@ -366,7 +366,7 @@ def run_metrics(opts: MetricsOptions, load_policy) -> dict:
     """Every column measured against the reference; returns the summary (``summarise``)."""
     from rlmusic.bands import corpus_sample
     from rlmusic.checkpoint import META_FILE, choose_policy, list_checkpoints, load_checkpoint, resolve_checkpoint
-    from rlmusic.config import load_config, resolve_config_path
+    from rlmusic.config_load import load_config, resolve_config_path
     from rlmusic.corpus import prepare_corpus
     from rlmusic.resources import SHIPPED_JUDGE
     from rlmusic.tokens import load_miditok

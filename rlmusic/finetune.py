@@ -17,7 +17,8 @@ import torch
 
 from rlmusic.bands import corpus_bands
 from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
-from rlmusic.config import RunConfig, config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.config import RunConfig
+from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import prepare_corpus, tokenize_folder
 from rlmusic.discriminator import Discriminator, labelled_from_corpus, load_discriminator, refresh_discriminator
 from rlmusic.errors import RLMusicError

@@ -20,7 +20,8 @@ from transformers import get_cosine_schedule_with_warmup
 
 from rlmusic.accel import make_accelerator
 from rlmusic.checkpoint import load_checkpoint, open_run, restore_optimizer, restoring, save_checkpoint
-from rlmusic.config import RunConfig, config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.config import RunConfig
+from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import Corpus, prepare_corpus
 from rlmusic.data import WindowSampler, eval_windows
 from rlmusic.errors import RLMusicError

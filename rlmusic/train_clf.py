@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rlmusic.checkpoint import STATE_FILE, load_checkpoint, open_run, read_json, read_meta, read_training_state
-from rlmusic.config import config_from_dict, load_config, parse_overrides, resolve_config_path
+from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import tokenize_folder
 from rlmusic.discriminator import (
     STATE_SCHEMA,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlmusic.config import load_config, resolve_config_path
+from rlmusic.config_load import load_config, resolve_config_path
 from rlmusic.corpus import tokenize_folder
 from rlmusic.discriminator import labelled_from_corpus
 from rlmusic.jazz_data import read_manifest

@@ -41,7 +41,7 @@ def bach_dir(tmp_path_factory) -> Path:
 
 
 def tiny_config(out_dir: Path, data: Path, **pretrain):
-    from rlmusic.config import load_config
+    from rlmusic.config_load import load_config
 
     overrides = {"data": {"data": str(data), "workers": 1},
                  "model": {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 64, "dropout": 0.1},

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rlmusic.config import RunConfig, config_from_dict, load_config, parse_overrides
+from rlmusic.config import RunConfig
+from rlmusic.config_load import config_from_dict, load_config, parse_overrides
 from rlmusic.errors import RLMusicError
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))

@@ -14,7 +14,7 @@ from conftest import tiny_config
 from policies import build_policy, load_policy
 from rewards import REWARDS
 from rlmusic.checkpoint import list_checkpoints, load_checkpoint
-from rlmusic.config import load_config
+from rlmusic.config_load import load_config
 from rlmusic.corpus import prepare_corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.ppo import STATE_SCHEMA, finetune

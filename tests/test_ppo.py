@@ -8,7 +8,8 @@ import torch
 
 from policies import build_policy
 from rewards import REWARDS
-from rlmusic.config import ModelConfig, load_config
+from rlmusic.config import ModelConfig
+from rlmusic.config_load import load_config
 from rlmusic.corpus import Corpus
 from rlmusic.ppo import (
     AdaptiveKLController,

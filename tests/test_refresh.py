@@ -8,7 +8,8 @@ import torch
 from policies import load_policy
 from rewards import REWARDS
 from rlmusic.checkpoint import list_checkpoints, load_checkpoint
-from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig, load_config
+from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
+from rlmusic.config_load import load_config
 from rlmusic.corpus import tokenize_folder
 from rlmusic.discriminator import (
     Discriminator,
