@@ -365,6 +365,10 @@ class PPOConfig:
     refresh_share: float = 0.25
     """Share of every refresh batch drawn from the fresh rollouts (as negatives), each read as
     the reward reads it: its last window of the discriminator's length."""
+    refresh_real_floor: float = 0.7
+    """A refresh also goes on (within ``refresh_steps``) until the jazz set's held-out real
+    jazz scores at least this mean P(jazz): separating the policy's samples must not cost the
+    recognition of real jazz (0: no such condition)."""
     refresh_target: float = 0.3
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     seed: int = 0
@@ -395,8 +399,9 @@ class PPOConfig:
         if self.prompt not in ("corpus", "bos") and not (self.prompt.startswith("file:") and len(self.prompt) > 5):
             raise RLMusicError(f"ppo.prompt must be corpus, bos or file:DIR (a folder of MIDI files), "
                                f"got {self.prompt!r}")
-        if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1):
-            raise RLMusicError("ppo.refresh_share must be in (0, 1) and ppo.refresh_target in (0, 1]")
+        if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1 and 0 <= self.refresh_real_floor < 1):
+            raise RLMusicError("ppo.refresh_share must be in (0, 1), ppo.refresh_target in (0, 1] and "
+                               "ppo.refresh_real_floor in [0, 1)")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
         if not 0 < self.top_p <= 1:

@@ -284,13 +284,17 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
 
 def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[int]], cfg: ClfConfig,
                           steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
-                          held_out: list[list[int]] | None = None, check_every: int = 10) -> dict[str, float]:
+                          held_out: list[list[int]] | None = None, real_floor: float = 0.0,
+                          check_every: int = 10) -> dict[str, float]:
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
-    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` or after
-    ``steps``. ``held_out``: real jazz windows that must stay recognised (their mean P(jazz) is
-    logged). Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
+    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` and the
+    ``held_out`` real jazz windows' mean P(jazz) is at least ``real_floor`` (both logged), or
+    after ``steps``: separating the policy's samples must not cost the recognition of real
+    jazz, and more steps on the labelled batches restore it. No augmentation: the fresh
+    negatives are the policy's own output, read exactly as the reward reads them. Seeded by
+    ``seed`` (windows and dropout), so a resumed run refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
     out = {"clf/refresh_p_jazz_before": before}
@@ -300,11 +304,16 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     n_fresh = max(1, round(share * cfg.batch_size))
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr * 0.5, weight_decay=0.01)
     device = next(disc.parameters()).device
-    done, p = 0, before
+    watch_real = bool(held_out) and real_floor > 0
+
+    def real_p() -> float:
+        return float(disc.prob_jazz(held_out).mean()) if watch_real else 1.0
+
+    done, p, real = 0, before, real_p()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
         for step in range(steps):
-            if p < target:
+            if p < target and real >= real_floor:
                 break
             disc.train()
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh, cfg.min_window, cfg.max_window,
@@ -318,7 +327,7 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             opt.step()
             done = step + 1
             if done % check_every == 0:
-                p = float(disc.prob_jazz(fresh).mean())
+                p, real = float(disc.prob_jazz(fresh).mean()), real_p()
     disc.eval()
     out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
     if held_out:

@@ -104,7 +104,7 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer):
     pc = cfg.ppo
     return lambda update, recent: refresh_discriminator(
         disc, train, recent[-pc.batch_size * pc.refresh_every:], cfg.clf, pc.refresh_steps,
-        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real)
+        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor)
 
 
 def judge_monitor() -> dict:
