@@ -123,16 +123,28 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=probs.shape[1] - 1)
 
 
-@torch.no_grad()
 def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None = None,
-           stop_at_eos: bool = True, record: bool = False) -> torch.Tensor | tuple[torch.Tensor, Rollout]:
+           stop_at_eos: bool = True) -> torch.Tensor:
     """Sample continuations with a KV cache / recurrent state.
 
     ``prompts`` (B, P) must all have the same length P (e.g. BOS only, or openings
     cut to one length). Returns (B, P + N) ids, N <= cfg.max_new_tokens; after a
-    sequence's EOS every further id is PAD. With ``record``, also the log-probabilities
-    (under the tempered, untruncated distribution), values and entropies of each step.
+    sequence's EOS every further id is PAD.
     """
+    return _sample(policy, prompts, cfg, generator, stop_at_eos, record=False)[0]
+
+
+def sample_recorded(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig,
+                    generator: torch.Generator | None = None, stop_at_eos: bool = True) -> tuple[torch.Tensor, Rollout]:
+    """:func:`sample`, and what sampling saw at each step: the log-probabilities (under the
+    tempered, untruncated distribution), values and entropies (PPO's old policy, for free)."""
+    ids, rollout = _sample(policy, prompts, cfg, generator, stop_at_eos, record=True)
+    return ids, rollout
+
+
+@torch.no_grad()
+def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None,
+            stop_at_eos: bool, record: bool) -> tuple[torch.Tensor, Rollout | None]:
     if prompts.dim() != 2 or prompts.shape[1] == 0:
         raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
     limit = policy.max_length
@@ -170,4 +182,4 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
         logprobs = logp_all.gather(2, torch.stack(new, 1)[:, :, None]).squeeze(2)  # (B, N)
         entropy = -(logp_all.exp() * logp_all).sum(-1)  # (B, N)
         return ids, Rollout(logprobs, torch.stack(vals, 1), entropy)
-    return ids
+    return ids, None

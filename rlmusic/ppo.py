@@ -31,7 +31,7 @@ from rlmusic.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import RunConfig, SampleConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.generate import GeneratedPiece, write_pieces
-from rlmusic.policy import Policy, sample
+from rlmusic.policy import Policy, sample_recorded
 from rlmusic.prompts import make_prompts
 from rlmusic.reward import RewardBatch, WeightedReward
 from rlmusic.tokens import decode_ids
@@ -223,7 +223,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         with accelerator.autocast():
             # Old log-probabilities and values come from the sampling passes themselves (KV-cache
             # logits equal a full forward's to ~1e-6): no second forward of the policy.
-            ids, seen = sample(accelerator.unwrap_model(model), prompts, sample_cfg, generator=generator, record=True)
+            ids, seen = sample_recorded(accelerator.unwrap_model(model), prompts, sample_cfg, generator=generator)
         responses = ids[:, P:]  # (B, N)
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
         old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy

@@ -46,6 +46,8 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
     source = {k: v for k, v in (source or {}).items() if v}
     if ("jazz" in source) != ("other" in source):
         raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
+    if "jazz" in source:  # user folders take the place of a built set
+        source = {"jazz": source["jazz"], "other": source["other"]}
     out_dir = Path(cfg.clf.out_dir)
     newest = open_run(out_dir, resume)
     prior = read_meta(newest) if newest is not None else {}

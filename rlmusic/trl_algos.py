@@ -52,7 +52,7 @@ def trl_config(cfg: RunConfig, algo: str, reward_fn: WeightedReward):
 def run_trl(cfg: RunConfig, policy: Policy, tokenizer, reward_fn: WeightedReward, openings: list[np.ndarray] | None,
             meta: dict) -> str:
     pc = cfg.ppo
-    if policy.name != "transformer" or not hasattr(policy, "lm"):
+    if not hasattr(policy, "lm"):  # TRL trains the Hugging Face model itself
         raise RLMusicError(f"--algo {pc.algo} trains Hugging Face causal LMs; the {policy.name} policy needs --algo ppo")
     from datasets import Dataset
 

@@ -5,7 +5,7 @@ from transformers import AutoModelForCausalLM
 from policies import POLICIES, build_policy, load_policy
 from rlmusic.config import ModelConfig, SampleConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.policy import Policy, PolicyOutput, sample
+from rlmusic.policy import Policy, PolicyOutput, sample, sample_recorded
 
 SPECIAL = {"pad": 0, "bos": 1, "eos": 2}
 V = 40
@@ -144,7 +144,7 @@ def test_fast_decode_samples_what_the_transformers_path_samples():
     runs = []
     for fast in (True, False):
         p.fast_decode = fast
-        ids, r = sample(p, prompts, cfg, torch.Generator().manual_seed(3), stop_at_eos=False, record=True)
+        ids, r = sample_recorded(p, prompts, cfg, torch.Generator().manual_seed(3), stop_at_eos=False)
         runs.append((ids, r))
     assert torch.equal(runs[0][0], runs[1][0])
     torch.testing.assert_close(runs[0][1].logprobs, runs[1][1].logprobs, atol=1e-5, rtol=1e-5)

@@ -171,14 +171,14 @@ def test_tiny_ppo_run_raises_the_repetition_reward(tmp_path):
 @pytest.mark.parametrize("name", ["transformer", "lstm"])
 def test_recorded_rollout_equals_a_full_forward(name):
     from rlmusic.config import SampleConfig
-    from rlmusic.policy import sample
+    from rlmusic.policy import sample_recorded
 
     torch.manual_seed(0)
     policy = build_policy(ModelConfig(policy=name, n_layer=2, n_head=2, n_embd=32, block_size=64), 40,
                           {"pad": 0, "bos": 1, "eos": 2}).eval()
     prompts = torch.ones(3, 4, dtype=torch.long)
-    ids, seen = sample(policy, prompts, SampleConfig(max_new_tokens=20, temperature=0.7), torch.Generator().manual_seed(1),
-                       stop_at_eos=False, record=True)
+    ids, seen = sample_recorded(policy, prompts, SampleConfig(max_new_tokens=20, temperature=0.7),
+                                torch.Generator().manual_seed(1), stop_at_eos=False)
     with torch.no_grad():
         logprobs, values, entropy = logprobs_values(policy, ids, 4, 0.7)
     assert torch.allclose(seen.logprobs, logprobs, atol=1e-5)
