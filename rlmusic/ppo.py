@@ -211,6 +211,13 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                                     meta | {"update": update, "kl_coef": kl_ctl.value}, state, keep_last=pc.keep_last,
                                     companions=companions)
 
+    def skip_update(bad: int, what: str, update: int) -> int:
+        """A non-finite update is skipped, weights untouched; too many in a row stop the run."""
+        if bad + 1 >= pc.max_bad_steps:
+            raise RLMusicError(f"{what} non-finite for {bad + 1} consecutive updates (update {update}); the last good "
+                               f"checkpoint in {pc.out_dir} is kept. Lower ppo.lr?")
+        return bad + 1
+
     bar = tqdm(range(start, pc.updates), initial=start, total=pc.updates, desc=pc.algo, unit="update",
                disable=not progress)
     for update in bar:
@@ -243,10 +250,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
             scores = scores - pc.missing_eos_penalty * (~has_eos).float()
         t_score = time.perf_counter() - t1
         if not torch.isfinite(scores).all():
-            bad += 1
-            if bad >= pc.max_bad_steps:
-                raise RLMusicError(f"rewards were non-finite for {bad} consecutive updates (update {update}); "
-                                   f"the last good checkpoint in {pc.out_dir} is kept")
+            bad = skip_update(bad, "rewards were", update)
             continue
 
         # --- 3. KL-shaped per-token rewards
@@ -289,14 +293,11 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         t_update = time.perf_counter() - t2
         if not finite:
             optimizer.zero_grad(set_to_none=True)
-            bad += 1
-            if bad >= pc.max_bad_steps:
-                raise RLMusicError(f"loss or gradient was non-finite for {bad} consecutive updates (update {update}); "
-                                   f"the last good checkpoint in {pc.out_dir} is kept. Lower ppo.lr?")
+            bad = skip_update(bad, "loss or gradient was", update)
             continue
         bad = 0
 
-        # --- 6. log, adapt beta, refresh the discriminator, checkpoint
+        # --- 6. what this update saw, with the KL coefficient it used; the monitors (never rewards)
         kl_per_seq = float(kl.sum(1).mean())
         done = update + 1
         row = {"reward/total": float(scores.mean()), "objective/kl": kl_per_seq, "objective/kl_coef": kl_ctl.value,
@@ -308,10 +309,16 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                "perf/tokens_per_s": float(mask.sum()) / (t_rollout + t_score + t_update)}
         row |= reward_fn.log_values(parts) | {k: float(np.mean(v)) for k, v in stats.items()}
         row |= {name: float(fn(batch)) for name, fn in (monitors or {}).items()}
+
+        # --- 7. adapt beta to this batch's KL
         kl_ctl.update(kl_per_seq, pc.batch_size)
+
+        # --- 8. co-evolve the discriminator on the recent rollouts
         recent = (recent + gen_ids)[-4 * pc.batch_size :]
         if refresh is not None and pc.refresh_every and done % pc.refresh_every == 0:
             row |= refresh(done, recent)
+
+        # --- 9. log, samples and checkpoints (the main process writes)
         if logger:
             logger.log(done, row)
         bar.set_postfix(reward=f"{row['reward/total']:.3f}", kl=f"{kl_per_seq:.2f}")

@@ -184,3 +184,53 @@ def test_recorded_rollout_equals_a_full_forward(name):
     assert torch.allclose(seen.logprobs, logprobs, atol=1e-5)
     assert torch.allclose(seen.values, values, atol=1e-5)
     assert torch.allclose(seen.entropy, entropy, atol=1e-5)
+
+
+def _closed_form_gae(rewards: np.ndarray, values: np.ndarray, mask: np.ndarray, gamma: float, lam: float):
+    """A_t = sum_l (gamma lam)^l delta_{t+l}, delta_t = r_t + gamma V_{t+1} - V_t, all past the
+    sequence's end zero: a direct double sum, independent of the backward recursion."""
+    r, v = rewards * mask, values * mask
+    b, n = r.shape
+    v_next = np.concatenate([v[:, 1:], np.zeros((b, 1))], axis=1)
+    delta = r + gamma * v_next - v
+    adv = np.zeros_like(r)
+    for t in range(n):
+        for k in range(t, n):
+            adv[:, t] += (gamma * lam) ** (k - t) * delta[:, k]
+    return adv * mask, (adv * mask + v) * mask
+
+
+@pytest.mark.parametrize("gamma, lam", [(1.0, 1.0), (1.0, 0.95), (0.9, 0.8)])
+def test_gae_inside_a_real_update_matches_the_closed_form(tmp_path, trained_run, monkeypatch, gamma, lam):
+    """SB3's test_gae, here: the advantages of a real finetune update (rollouts of different
+    lengths, so masks end at EOS or at the sample's end) against the closed form."""
+    import rlmusic.ppo as ppo_module
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+
+    seen = []
+    real_gae = ppo_module.gae
+
+    def recording_gae(rewards, values, mask, g, lm):
+        out = real_gae(rewards, values, mask, g, lm)
+        seen.append((rewards.clone(), values.clone(), mask.clone(), g, lm, out[0].clone(), out[1].clone()))
+        return out
+
+    monkeypatch.setattr(ppo_module, "gae", recording_gae)
+    start = load_checkpoint(trained_run, load_policy)
+    ref = load_checkpoint(trained_run, load_policy).policy
+    cfg = load_config(None, {"ppo": {"out_dir": str(tmp_path / "ppo"), "updates": 2, "batch_size": 8,
+                                     "minibatch_size": 4, "max_new_tokens": 40, "prompt": "bos", "epochs": 1,
+                                     "gamma": gamma, "lam": lam, "reward": "repetition", "eos_expected": False},
+                             "model": start.meta["config"]["model"]})
+    finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False)
+    assert len(seen) == 2
+    lengths = set()
+    for rewards, values, mask, g, lm, adv, ret in seen:
+        assert (g, lm) == (gamma, lam)
+        expected_adv, expected_ret = _closed_form_gae(rewards.double().numpy(), values.double().numpy(),
+                                                      mask.double().numpy(), gamma, lam)
+        np.testing.assert_allclose(adv.double().numpy(), expected_adv, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ret.double().numpy(), expected_ret, rtol=1e-4, atol=1e-5)
+        lengths |= set(mask.sum(1).tolist())
+    assert len(lengths) > 1  # the masks really differ between rollouts
