@@ -375,7 +375,7 @@ def balanced_accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
     return float(0.5 * ((pred[labels == 1] == 1).mean() + (pred[labels == 0] == 0).mean()))
 
 
-def report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
+def classification_report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
     pred = (probs >= 0.5).astype(int)
     by_group = {}
     for g in sorted(set(groups)):
@@ -397,7 +397,7 @@ def report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
 
 def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) -> dict:
     probs = score_pieces(disc, data.pieces, cfg.max_window // 2, cfg.eval_windows)
-    out = report(data.labels, probs, data.groups)
+    out = classification_report(data.labels, probs, data.groups)
     folk = np.array([g == "folk/bach" for g in data.groups])
     if folk.any():
         out["folk_bach_accuracy"] = float((probs[folk] < 0.5).mean())

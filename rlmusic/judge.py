@@ -219,7 +219,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
     --cv``). Every score is the mean over a piece's random excerpts of 2-16 bars."""
     from tqdm import tqdm
 
-    from rlmusic.discriminator import family_accuracy, report, style_folds
+    from rlmusic.discriminator import classification_report, family_accuracy, style_folds
 
     labels = np.asarray(labels)
     held = judge_split(names, seed)
@@ -231,7 +231,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
         test_rows = np.isin(owner, test_pieces)
         probs = score_rows(judge, x[test_rows], owner[test_rows], len(pieces))[test_pieces]
         ok = ~np.isnan(probs)
-        return report(labels[test_pieces][ok], probs[ok], [groups[i] for i in test_pieces[ok]])
+        return classification_report(labels[test_pieces][ok], probs[ok], [groups[i] for i in test_pieces[ok]])
 
     keep = ("n", "accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
     held_out = fit_and_score(~held[owner], np.flatnonzero(held))

@@ -76,7 +76,7 @@ def main() -> None:
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import DataConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import family_accuracy, labelled_from_corpus, report, style_folds
+    from rlmusic.discriminator import classification_report, family_accuracy, labelled_from_corpus, style_folds
     from rlmusic.jazz_data import family_of, read_manifest
     from rlmusic.jazz_set import build_default_set
 
@@ -108,7 +108,7 @@ def main() -> None:
             pieces = np.unique(owner[te])
             prob = np.bincount(owner[te], model.predict_proba(X[te])[:, 1], minlength=len(labels))[pieces]
             prob /= np.bincount(owner[te], minlength=len(labels))[pieces]
-            r = report(labels[pieces], prob, [data.groups[i] for i in pieces])  # as `train-clf --cv` scores a fold
+            r = classification_report(labels[pieces], prob, [data.groups[i] for i in pieces])  # as `train-clf --cv` scores a fold
             folds.append({"held_out": sorted(held)} | {k: r[k] for k in METRICS})
             by_style |= r["by_style"]
         mean = {k: float(np.nanmean([f[k] for f in folds])) for k in METRICS}

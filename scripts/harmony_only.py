@@ -32,7 +32,7 @@ from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
 from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import tokenize_folder  # noqa: E402
-from rlmusic.discriminator import labelled_from_corpus, report, style_folds  # noqa: E402
+from rlmusic.discriminator import classification_report, labelled_from_corpus, style_folds  # noqa: E402
 from rlmusic.jazz_data import family_of, read_manifest  # noqa: E402
 from rlmusic.jazz_set import build_default_set  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
@@ -65,7 +65,7 @@ def grouped_auc(x, labels, groups, seed: int = 0) -> dict:
         model.fit(x[~out], y, sample_weight=w)
         probs[out] = model.predict_proba(x[out])[:, 1]
     ok = ~np.isnan(probs)
-    r = report(labels[ok], probs[ok], [groups[i] for i in np.flatnonzero(ok)])
+    r = classification_report(labels[ok], probs[ok], [groups[i] for i in np.flatnonzero(ok)])
     return {k: r[k] for k in ("n", "accuracy", "balanced_accuracy", "roc_auc")}
 
 
