@@ -186,10 +186,11 @@ def labelled_from_folders(jazz_dir: str | Path, other_dir: str | Path, tokenizer
 
 
 def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
-                   balance: str = "piece") -> tuple[list, list]:
+                   balance: str = "piece", openings: bool = False) -> tuple[list, list]:
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
     so window length says nothing about the label. ``balance="family"`` first draws a groove family
-    of the label uniformly (``family_of``), then a piece in it."""
+    of the label uniformly (``family_of``), then a piece in it. ``openings``: every window starts
+    at its piece's beginning, as a sample generated from BOS does."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])
     by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
@@ -206,7 +207,7 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
         long_enough = pool[lengths[pool] >= length]
         pool = long_enough if len(long_enough) else pool
         piece = data.pieces[pool[rng.integers(len(pool))]]
-        start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
+        start = 0 if openings else int(rng.integers(0, max(len(piece) - length, 0) + 1))
         windows.append(piece[start : start + length].tolist())
         labels.append(lab)
     return windows, labels
@@ -316,8 +317,10 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             if p < target and real >= real_floor:
                 break
             disc.train()
+            # real pieces' openings beside the policy's samples, which are openings too: else the
+            # discriminator learns "a piece's beginning is fake" and calls real jazz openings fake
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh, cfg.min_window, cfg.max_window,
-                                             cfg.balance)
+                                             cfg.balance, openings=True)
             windows += [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
             labels += [0] * n_fresh
             loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
