@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="rollouts per update")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--num-samples", type=int, default=32, help="pieces per column in the metrics table")
+    p.add_argument("--num-samples", type=int, default=64, help="pieces per column in the metrics table")
     p.add_argument("--listen", type=int, default=4, help="samples rendered to MIDI/WAV/PNG before and after")
     p.set_defaults(func=cmd_demo)
     return parser
