@@ -366,9 +366,9 @@ class PPOConfig:
     """Share of every refresh batch drawn from the fresh rollouts (as negatives), each read as
     the reward reads it: its last window of the discriminator's length."""
     refresh_real_floor: float = 0.7
-    """A refresh also goes on (within ``refresh_steps``) until the jazz set's held-out real
-    jazz scores at least this mean P(jazz): separating the policy's samples must not cost the
-    recognition of real jazz (0: no such condition)."""
+    """A refresh stops early once the jazz set's held-out real jazz falls below this mean
+    P(jazz): separating the policy's samples must not cost the recognition of real jazz
+    (0: no such guard)."""
     refresh_target: float = 0.3
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     seed: int = 0

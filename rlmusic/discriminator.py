@@ -186,11 +186,10 @@ def labelled_from_folders(jazz_dir: str | Path, other_dir: str | Path, tokenizer
 
 
 def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
-                   balance: str = "piece", openings: bool = False) -> tuple[list, list]:
+                   balance: str = "piece") -> tuple[list, list]:
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
     so window length says nothing about the label. ``balance="family"`` first draws a groove family
-    of the label uniformly (``family_of``), then a piece in it. ``openings``: every window starts
-    at its piece's beginning, as a sample generated from BOS does."""
+    of the label uniformly (``family_of``), then a piece in it."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])
     by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
@@ -207,7 +206,7 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
         long_enough = pool[lengths[pool] >= length]
         pool = long_enough if len(long_enough) else pool
         piece = data.pieces[pool[rng.integers(len(pool))]]
-        start = 0 if openings else int(rng.integers(0, max(len(piece) - length, 0) + 1))
+        start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
         windows.append(piece[start : start + length].tolist())
         labels.append(lab)
     return windows, labels
@@ -290,12 +289,13 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
-    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` and the
-    ``held_out`` real jazz windows' mean P(jazz) is at least ``real_floor`` (both logged), or
-    after ``steps``: separating the policy's samples must not cost the recognition of real
-    jazz, and more steps on the labelled batches restore it. No augmentation: the fresh
-    negatives are the policy's own output, read exactly as the reward reads them. Seeded by
-    ``seed`` (windows and dropout), so a resumed run refreshes identically."""
+    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target``, once the
+    ``held_out`` real jazz windows' mean P(jazz) falls below ``real_floor`` (both checked every
+    ``check_every`` steps and logged), or after ``steps``: separating the policy's samples must
+    not cost the recognition of real jazz, and training on past that point only deepens the
+    loss. No augmentation: the fresh negatives are the policy's own output, read exactly as
+    the reward reads them. Seeded by ``seed`` (windows and dropout), so a resumed run
+    refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
     out = {"clf/refresh_p_jazz_before": before}
@@ -314,13 +314,11 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
         for step in range(steps):
-            if p < target and real >= real_floor:
+            if p < target or real < real_floor:
                 break
             disc.train()
-            # real pieces' openings beside the policy's samples, which are openings too: else the
-            # discriminator learns "a piece's beginning is fake" and calls real jazz openings fake
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh, cfg.min_window, cfg.max_window,
-                                             cfg.balance, openings=True)
+                                             cfg.balance)
             windows += [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
             labels += [0] * n_fresh
             loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
