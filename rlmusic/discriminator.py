@@ -285,16 +285,17 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
 def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[int]], cfg: ClfConfig,
                           steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
                           held_out: list[list[int]] | None = None, real_floor: float = 0.0,
-                          check_every: int = 10) -> dict[str, float]:
+                          check_every: int = 5) -> dict[str, float]:
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
-    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target``, once the
-    ``held_out`` real jazz windows' mean P(jazz) falls below ``real_floor`` (both checked every
-    ``check_every`` steps and logged), or after ``steps``: separating the policy's samples must
-    not cost the recognition of real jazz, and training on past that point only deepens the
-    loss. No augmentation: the fresh negatives are the policy's own output, read exactly as
-    the reward reads them. Seeded by ``seed`` (windows and dropout), so a resumed run
+    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` or after
+    ``steps``; both are checked every ``check_every`` steps, and when the ``held_out`` real jazz
+    windows' mean P(jazz) has fallen below ``real_floor`` the weights go back to the last check
+    where it had not, and the refresh ends there: separating the policy's samples must not
+    cost the recognition of real jazz (training on past that point only deepens the loss).
+    No augmentation: the fresh negatives are the policy's own output, read exactly as the
+    reward reads them. Seeded by ``seed`` (windows and dropout), so a resumed run
     refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
@@ -311,6 +312,7 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
         return float(disc.prob_jazz(held_out).mean()) if watch_real else 1.0
 
     done, p, real = 0, before, real_p()
+    good = {k: v.detach().clone() for k, v in disc.state_dict().items()} if watch_real else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
         for step in range(steps):
@@ -329,6 +331,11 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             done = step + 1
             if done % check_every == 0:
                 p, real = float(disc.prob_jazz(fresh).mean()), real_p()
+                if watch_real and real >= real_floor:
+                    good = {k: v.detach().clone() for k, v in disc.state_dict().items()}
+                elif watch_real:  # back to the last weights that still knew real jazz
+                    disc.load_state_dict(good)
+                    out["clf/refresh_rolled_back"] = 1.0
     disc.eval()
     out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
     if held_out:

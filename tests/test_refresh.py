@@ -122,3 +122,17 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
     # and it co-evolved: not the discriminator the run started from
     start = load_discriminator(tiny_clf)
     assert not all(torch.equal(x, y) for x, y in zip(start.state_dict().values(), da.state_dict().values()))
+
+
+def test_a_refresh_that_would_lose_real_jazz_is_rolled_back(jazz_set, tiny_clf, cache_dir):
+    tok, data = _data(jazz_set, cache_dir)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    real = [p[:96].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels) if s == "test" and y == 1]
+    cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, steps=60, batch_size=16, lr=2e-2, min_window=32, max_window=96)
+    disc = load_discriminator(tiny_clf)
+    floor = float(disc.prob_jazz(real).mean()) - 1e-3  # any loss of recognition crosses it
+    # real jazz as the "fresh" negatives, a big learning rate: recognition must fall, and is restored
+    stats = refresh_discriminator(disc, train, real, cfg, steps=40, share=0.5, target=0.0, seed=3, held_out=real,
+                                  real_floor=floor, check_every=5)
+    assert stats.get("clf/refresh_rolled_back") == 1.0
+    assert stats["clf/refresh_real_jazz"] >= floor
