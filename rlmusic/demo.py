@@ -175,16 +175,19 @@ def discriminator_lines(clf_meta: dict) -> list[str]:
 
 def summary_table(summary: dict) -> str:
     cols = summary["columns"]
-    lines = ["".ljust(24) + "".join(c.rjust(16) for c in cols)]
+    widths = [max(16, len(c) + 2) for c in cols]  # a long label never runs into its neighbour
+
+    def line(title: str, vals) -> str:
+        return title.ljust(24) + "".join(("-" if v is None else f"{v:.4f}").rjust(w) for v, w in zip(vals, widths))
+
+    lines = ["".ljust(24) + "".join(c.rjust(w) for c, w in zip(cols, widths))]
     dist = summary.get("distance_to_reference") or {}
     for key, title in DISTANCE_ROWS if dist else []:
-        vals = [dist.get(c, {}).get(key) for c in cols]
-        lines.append(title.ljust(24) + "".join(("-" if v is None else f"{v:.4f}").rjust(16) for v in vals))
+        lines.append(line(title, [dist.get(c, {}).get(key) for c in cols]))
     for row in SUMMARY_ROWS:
         vals = [summary["metrics"][c].get(row) for c in cols]
-        if all(v is None for v in vals):
-            continue
-        lines.append(row.ljust(24) + "".join(("-" if v is None else f"{v:.4f}").rjust(16) for v in vals))
+        if any(v is not None for v in vals):
+            lines.append(line(row, vals))
     return "\n".join(lines)
 
 
