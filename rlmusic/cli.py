@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     jazz_set_args(p)
     p.set_defaults(func=cmd_train_clf)
 
-    p = sub.add_parser("train-judge", help="train the independent jazz judge (features + logistic regression)")
+    p = sub.add_parser("train-judge", help="train the independent jazz judge (features + gradient-boosted trees)")
     p.add_argument("--config", default="tiny", help="config (its tokenizer quantizes the pieces)")
     p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR` (default: build or reuse it)")
     p.add_argument("--out", help="folder for judge.json (default: the shipped checkpoints/jazz-judge)")

@@ -200,7 +200,7 @@ def judge_lines() -> list[str]:
         return []
     meta = Judge.load(SHIPPED_JUDGE).meta
     h, cv = meta.get("held_out") or {}, meta.get("grouped_cv") or {}
-    line = (f"The independent judge (features and a logistic regression, never a reward): on its own held-out "
+    line = (f"The independent judge (features and gradient-boosted trees, never a reward): on its own held-out "
             f"pieces accuracy {h.get('accuracy', float('nan')):.3f}, ROC-AUC {h.get('roc_auc', float('nan')):.3f}")
     return [line + (f"; on unseen groove families {unseen_summary(cv)}" if cv else "") + ".", ""]
 
