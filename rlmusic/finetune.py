@@ -62,9 +62,10 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
             if not list_checkpoints(SHIPPED_CLF):
                 raise RLMusicError("the jazz_clf reward needs --discriminator CKPT (train one with `rlmusic train-clf`)")
             discriminator = str(SHIPPED_CLF)
-        disc = load_discriminator(discriminator)
         if newest is not None and cfg.ppo.refresh_every and (newest / "discriminator").is_dir():
             disc = Discriminator.load(newest / "discriminator")  # as co-evolved so far
+        else:
+            disc = load_discriminator(discriminator)
         disc.check_tokenizer(tokenizer, f"the policy {policy}")
     needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None

@@ -13,8 +13,9 @@ from tqdm import tqdm
 from rlmusic.config import SampleConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import write_score
+from rlmusic.music import bar_ticks
 from rlmusic.policy import Policy, sample
-from rlmusic.prompts import bar_ticks, file_ids, mark_continuation, opening_bars
+from rlmusic.prompts import file_ids, mark_continuation, opening_bars
 from rlmusic.tokens import DecodeReport, decode_ids
 
 

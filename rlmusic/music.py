@@ -144,14 +144,20 @@ def piece_from_arrays(time, duration, pitch, is_drum=None, tpq: int = 480, bar_t
                  tpq=int(tpq), bar_ticks=int(bar_ticks or 4 * tpq))
 
 
+def bar_ticks(score: Score) -> int:
+    """Length of a bar in the score's ticks, by its first time signature (4/4 if none)."""
+    tpq = score.ticks_per_quarter
+    if len(score.time_signatures):
+        ts = score.time_signatures[0]
+        return max(1, tpq * 4 * ts.numerator // ts.denominator)
+    return 4 * tpq
+
+
 def piece_from_score(score: Score) -> Piece:
     """All tracks of a symusic score (in ticks), drums flagged."""
     parts = [(t.notes.numpy(), t.is_drum) for t in score.tracks if len(t.notes)]
     tpq = score.ticks_per_quarter
-    bar = 4 * tpq
-    if len(score.time_signatures):
-        ts = score.time_signatures[0]
-        bar = max(1, tpq * 4 * ts.numerator // ts.denominator)
+    bar = bar_ticks(score)
     if not parts:
         empty = np.zeros(0, np.int64)
         return piece_from_arrays(empty, empty, empty, tpq=tpq, bar_ticks=bar)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from symusic import Score, TextMeta, Track
 
+from rlmusic.copies import bar_ids
 from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score
@@ -20,13 +21,6 @@ FILE_PREFIX = "file:"
 BOUNDARY_MARKER = "continuation"
 
 
-def _bar_mask(tokenizer) -> np.ndarray:
-    """Which ids are Bar tokens (a BPE vocabulary has none left standing: refused)."""
-    if tokenizer.is_trained:
-        raise RLMusicError("prompts cut at bar lines need an unmerged (non-BPE) tokenizer")
-    mask = np.zeros(len(tokenizer), bool)
-    mask[[i for t, i in tokenizer.vocab.items() if t.startswith("Bar")]] = True
-    return mask
 
 
 def file_ids(path: str | Path, tokenizer) -> np.ndarray:
@@ -42,7 +36,9 @@ def file_ids(path: str | Path, tokenizer) -> np.ndarray:
 def opening_bars(ids: np.ndarray, tokenizer, bars: int, what: str = "the prompt") -> np.ndarray:
     """The ids of the first ``bars`` bars and the Bar token that opens the next one, so that a
     continuation starts on the bar line (never inside the prompt's last bar)."""
-    starts = np.flatnonzero(_bar_mask(tokenizer)[ids])
+    if tokenizer.is_trained:  # a BPE vocabulary has no Bar token left standing
+        raise RLMusicError("prompts cut at bar lines need an unmerged (non-BPE) tokenizer")
+    starts = np.flatnonzero(np.isin(ids, bar_ids(tokenizer)))
     if len(starts) < bars:
         raise RLMusicError(f"{what} has {len(starts)} bar(s), fewer than the {bars} asked for; lower --prompt-bars")
     if len(starts) > bars:
@@ -71,8 +67,8 @@ def file_openings(folder: str | Path, tokenizer, tokens: int) -> list[np.ndarray
     out = []
     for f in files:
         try:
-            ids = np.asarray(encode_score(tokenizer, load_score(f)), np.int64)
-        except BadMidi:
+            ids = file_ids(f, tokenizer)
+        except RLMusicError:  # unreadable: skipped, as corpus folders skip it
             continue
         if len(ids) >= tokens:
             out.append(ids[:tokens])
@@ -97,15 +93,6 @@ def make_prompts(openings: list[np.ndarray] | None, bos: int, seed: int, update:
         return first
     picks = np.random.default_rng([seed, update, 1]).choice(len(openings), n)
     return torch.cat([first, torch.tensor(np.stack([openings[i] for i in picks]))], dim=1)
-
-
-def bar_ticks(score: Score) -> int:
-    """Length of a bar in the score's ticks, by its first time signature (4/4 if none)."""
-    tpq = score.ticks_per_quarter
-    if len(score.time_signatures):
-        ts = score.time_signatures[0]
-        return max(1, tpq * 4 * ts.numerator // ts.denominator)
-    return 4 * tpq
 
 
 def mark_continuation(score: Score, boundary: int) -> Score:

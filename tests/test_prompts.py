@@ -59,7 +59,7 @@ def test_a_real_multi_track_file_prompt_is_read_as_the_corpus_reads_it(trained_r
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import SampleConfig
     from rlmusic.generate import continue_file
-    from rlmusic.prompts import bar_ticks
+    from rlmusic.music import bar_ticks
 
     ckpt = load_checkpoint(trained_run, load_policy)
     song = max(find_midi_files(folk_dir)[:20], key=lambda f: len(load_score(f).tracks[0].notes))
