@@ -23,7 +23,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policies import load_policy  # noqa: E402
-from rlmusic.bands import corpus_sample  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.config import DataConfig, SampleConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import prepare_corpus  # noqa: E402
@@ -32,6 +31,7 @@ from rlmusic.generate import generate_pieces  # noqa: E402
 from rlmusic.metrics import METRICS  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
 from rlmusic.tracking import quiet_libraries  # noqa: E402
+from rlmusic.windows import corpus_sample  # noqa: E402
 
 TEXTURE = ("onsets_per_beat", "notes_per_bar", "polyphony")
 

@@ -37,7 +37,7 @@ from rlmusic.judge import features as judge_features  # noqa: E402
 from rlmusic.midi_io import find_midi_files  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
 from rlmusic.policy import sample  # noqa: E402
-from rlmusic.reward import RewardBatch, build_reward  # noqa: E402
+from rlmusic.reward_contract import RewardBatch, build_reward  # noqa: E402
 from rlmusic.texture import TEXTURE_METRICS  # noqa: E402
 from rlmusic.tokens import special_ids  # noqa: E402
 from rlmusic.tracking import quiet_libraries  # noqa: E402

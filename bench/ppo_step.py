@@ -32,7 +32,7 @@ from rewards import REWARDS  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from rlmusic.config_load import load_config  # noqa: E402
 from rlmusic.ppo import finetune  # noqa: E402
-from rlmusic.reward import build_reward  # noqa: E402
+from rlmusic.reward_contract import build_reward  # noqa: E402
 from rlmusic.tokens import build_tokenizer, special_ids  # noqa: E402
 from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
 

@@ -31,7 +31,7 @@ class _Backbone(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(1))  # TRL moves and prepares it like a model
 
     def forward(self, input_ids, attention_mask=None, **_):
-        from rlmusic.reward import RewardBatch
+        from rlmusic.reward_contract import RewardBatch
 
         skip = {self.special["bos"], self.special["eos"], self.special["pad"]}
         rows = [[t for t, m in zip(r, a) if m and t not in skip] for r, a in zip(input_ids.tolist(), attention_mask.tolist())]
@@ -65,7 +65,7 @@ def main() -> None:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     from rewards import REWARDS
-    from rlmusic.reward import build_reward
+    from rlmusic.reward_contract import build_reward
     from rlmusic.tokens import hf_tokenizer, load_miditok, special_ids
 
     tok = load_miditok(args.model)

@@ -1,6 +1,6 @@
 """Rewards by name. A new reward is one file plus one line in ``REWARDS``.
 
-Each entry is a factory returning a reward (``rlmusic.reward.Reward``): a callable that
+Each entry is a factory returning a reward (``rlmusic.reward_contract.Reward``): a callable that
 takes a ``RewardBatch`` and returns one float per sample. Factories name the context they
 need as keyword arguments (``bands`` measured on the corpus; ``discriminator`` for
 ``jazz_clf``), which is how ``rlmusic finetune`` knows what to prepare. A name ending in ``:``

@@ -3,7 +3,7 @@
 Maximising pitch-class entropy would reward chromatic noise, maximising note onsets per beat
 would reward a machine gun, and a jazz discriminator alone is pleased by one sustained chord
 every two beats. So a band reward is 0 inside the target set's [low, high] band (by default
-its 5th-95th percentiles on windows as long as the samples, computed by ``rlmusic.bands``
+its 5th-95th percentiles on windows as long as the samples, computed by ``rlmusic.windows``
 from the corpus, or from its pieces named by ``ppo.bands_from``) and falls linearly outside,
 by the band's width, to -1. A piece where the metric is undefined (NaN: no notes) scores -1.
 
@@ -12,7 +12,7 @@ by the band's width, to -1. A piece where the metric is undefined (NaN: no notes
 
 Example::
 
-    >>> from rlmusic.reward import build_reward
+    >>> from rlmusic.reward_contract import build_reward
     >>> from rewards import REWARDS
     >>> fn = build_reward("band:onsets_per_beat", REWARDS, bands={"onsets_per_beat": (1.0, 3.0)})
 """
@@ -23,7 +23,7 @@ import math
 
 from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
-from rlmusic.reward import per_piece
+from rlmusic.reward_contract import per_piece
 
 
 def band_score(value: float, low: float, high: float) -> float:

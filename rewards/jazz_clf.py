@@ -9,7 +9,7 @@ sample dominate a batch's advantages.
 from __future__ import annotations
 
 from rlmusic.errors import RLMusicError
-from rlmusic.reward import RewardBatch, reward
+from rlmusic.reward_contract import RewardBatch, reward
 
 
 def jazz_clf(discriminator=None):

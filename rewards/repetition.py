@@ -16,7 +16,7 @@ import numpy as np
 
 from rlmusic.metrics import repeated_note_mask
 from rlmusic.music import Piece
-from rlmusic.reward import per_piece
+from rlmusic.reward_contract import per_piece
 
 LOOP_LENGTHS = (2, 3, 4)
 LOOP_TIMES = 3  # a pattern counts as a loop from its third back-to-back occurrence

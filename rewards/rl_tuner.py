@@ -12,7 +12,7 @@ import numpy as np
 
 from rlmusic import metrics as M
 from rlmusic.music import Piece
-from rlmusic.reward import per_piece
+from rlmusic.reward_contract import per_piece
 
 
 def _or(value: float, default: float) -> float:

@@ -32,19 +32,17 @@ def _overrides(args, **flags: str | None) -> list[str]:
 
 
 def _spec(args):
-    from rlmusic.jazz_set import JazzSetSpec
+    from rlmusic.options import from_flags
+    from rlmusic.stage_options import JazzSetSpec
 
-    return JazzSetSpec(args.train_per_style, args.test_per_style, args.folk_train, args.folk_test, args.no_folk,
-                       args.workers)
+    return from_flags(JazzSetSpec, args)
 
 
 def _sample_cfg(args, num: int):
     from rlmusic.config import SampleConfig
+    from rlmusic.options import from_flags
 
-    cfg = SampleConfig(num=num, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                       top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
-    cfg.validate()
-    return cfg
+    return from_flags(SampleConfig, args, num=num)
 
 
 def _done(last) -> int:
@@ -73,39 +71,19 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    import torch
+    from rlmusic.generate import run_generate
 
-    from rlmusic.checkpoint import choose_policy, load_checkpoint
-    from rlmusic.generate import continue_file, generate_pieces, write_piano_rolls, write_pieces
-
-    cfg = _sample_cfg(args, args.num)
-    ckpt = load_checkpoint(choose_policy(args.checkpoint), plugins().load_policy)
-    policy = ckpt.policy.to("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
-    if args.prompt:
-        pieces = continue_file(policy, ckpt.tokenizer, cfg, args.prompt, args.prompt_bars, progress=True)
-    else:
-        pieces = generate_pieces(policy, ckpt.tokenizer, cfg, progress=True)
-    paths = write_pieces(pieces, args.out)
-    if args.prompt:  # the boundary shown: a piano roll beside each file
-        write_piano_rolls(pieces, paths, f"{args.prompt_bars} bar(s) of {Path(args.prompt).name}, then the model")
-        print(f"each file: the first {args.prompt_bars} bar(s) of {args.prompt}, a 'continuation' marker, then the "
-              f"model's notes on tracks of their own; piano rolls beside them (.png)")
-    notes = [p.report.n_notes for p in pieces]
-    print(f"wrote {len(paths)} MIDI file(s) to {args.out} (notes per piece: min {min(notes)}, max {max(notes)}; "
-          f"{sum(p.report.n_dropped for p in pieces)}/{sum(p.report.n_tokens for p in pieces)} generated tokens "
-          f"dropped as ill-formed)")
+    print(run_generate(args.checkpoint, _sample_cfg(args, args.num), args.out, plugins().load_policy,
+                       prompt=args.prompt or "", prompt_bars=args.prompt_bars, cpu=args.cpu))
     return 0
 
 
 def cmd_metrics(args) -> int:
-    from rlmusic.evaluate import MetricsOptions, print_and_write, run_metrics
+    from rlmusic.evaluate import print_and_write, run_metrics
+    from rlmusic.options import from_flags
+    from rlmusic.stage_options import MetricsOptions
 
-    opts = MetricsOptions(
-        paths=args.paths, sample=_sample_cfg(args, args.num_samples), reference=args.reference or "",
-        no_reference=args.no_reference, reference_samples=args.reference_samples, reference_from=args.reference_from,
-        reference_tokens=args.reference_tokens, reference_model=args.reference_model or "", config=args.config,
-        data=args.data or "", discriminator=args.discriminator or "", judge=args.judge or "", no_judge=args.no_judge,
-        also_from=args.also_from, no_copies=args.no_copies, cpu=args.cpu)
+    opts = from_flags(MetricsOptions, args, sample=_sample_cfg(args, args.num_samples))
     print_and_write(run_metrics(opts, plugins().load_policy), args.json or "", args.csv or "", args.plot or "")
     return 0
 
@@ -168,10 +146,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from rlmusic.demo import check_demo_args, run_demo
+    from rlmusic.demo import run_demo
+    from rlmusic.options import from_flags
+    from rlmusic.stage_options import DemoOptions
 
-    check_demo_args(args)
-    return run_demo(args, plugins())
+    return run_demo(from_flags(DemoOptions, args), plugins())
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -182,11 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def sample_args(p, max_new_tokens: int):
-        for flag, kind, default in (("--max-new-tokens", int, max_new_tokens), ("--temperature", float, 1.0),
-                                    ("--top-k", int, 0), ("--top-p", float, 1.0), ("--batch-size", int, 16),
-                                    ("--seed", int, 0)):
-            p.add_argument(flag, type=kind, default=default)
+    from rlmusic.config import SampleConfig
+    from rlmusic.options import add_flags
+    from rlmusic.stage_options import DemoOptions, JazzSetSpec, MetricsOptions
 
     def config_args(p):
         p.add_argument("--config", default="tiny", help="config name in configs/ or a YAML path (default: tiny)")
@@ -210,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the newest rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny")
     p.add_argument("--num", type=int, default=8, help="pieces to write")
     p.add_argument("--out", default="samples", help="output folder")
-    sample_args(p, max_new_tokens=512)
+    add_flags(p, SampleConfig, skip=("num",), max_new_tokens=512)
     p.add_argument("--prompt", metavar="SONG.mid", help="continue the opening of this MIDI file")
     p.add_argument("--prompt-bars", type=int, default=4, metavar="N", help="bars of --prompt to continue from")
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
@@ -220,37 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="checkpoints (sampled) or folders of MIDI files (default: the newest "
                    "rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)")
     p.add_argument("--num-samples", type=int, default=32, help="pieces sampled per checkpoint")
-    sample_args(p, max_new_tokens=256)
-    p.add_argument("--reference", help="folder of real MIDI files (default: the embedded corpus's validation split)")
-    p.add_argument("--no-reference", action="store_true", help="no real-data column")
-    p.add_argument("--reference-samples", type=int, default=200, help="most pieces in the reference column")
-    p.add_argument("--reference-from", default="", metavar="TEXT",
-                   help="reference: the embedded corpus's pieces whose name contains TEXT, every split "
-                        "(e.g. /jazz/ for its jazz arrangements)")
-    p.add_argument("--reference-tokens", type=int, default=None, metavar="N",
-                   help="cut each corpus piece of the reference (and --also-from columns) to N tokens from one of "
-                        "its bars (default: --max-new-tokens when a checkpoint is sampled; 0: whole pieces)")
-    p.add_argument("--reference-model", help="checkpoint whose NLL of each checkpoint's samples is reported")
-    p.add_argument("--config", default="tiny", help="config naming the default reference corpus")
-    p.add_argument("--discriminator", help="jazz discriminator: adds each column's mean P(jazz) (the reward's view)")
-    p.add_argument("--judge", help="independent jazz judge (default: the shipped checkpoints/jazz-judge): judge/p_jazz")
-    p.add_argument("--no-judge", action="store_true", help="no judge/p_jazz row")
-    p.add_argument("--data", help="the training corpus for copy detection and corpus columns (default: embedded)")
-    p.add_argument("--also-from", action="append", default=[], metavar="TEXT",
-                   help="add a column of the corpus's pieces whose name contains TEXT (repeatable), e.g. miscfolk")
-    p.add_argument("--no-copies", action="store_true",
-                   help="skip copy detection (longest run of sampled tokens found in the training corpus)")
+    add_flags(p, SampleConfig, skip=("num",), max_new_tokens=256)
+    add_flags(p, MetricsOptions, skip=("paths", "sample"))
     p.add_argument("--json", help="write the full results (per-piece values too) here")
     p.add_argument("--csv", help="write the table here")
     p.add_argument("--plot", help="folder for one PNG per metric")
-    p.add_argument("--cpu", action="store_true")
     p.set_defaults(func=cmd_metrics)
-
-    def jazz_set_args(p):  # the fields of rlmusic.jazz_set.JazzSetSpec
-        for flag, default in (("--train-per-style", 24), ("--test-per-style", 8), ("--folk-train", 300),
-                              ("--folk-test", 100), ("--workers", 2)):
-            p.add_argument(flag, type=int, default=default, help="see JazzSetSpec")
-        p.add_argument("--no-folk", action="store_true", help="no folk/Bach negatives")
 
     p = sub.add_parser("data", help="build data sets")
     data_sub = p.add_subparsers(dest="what", required=True)
@@ -258,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_data_irb)
     q = data_sub.add_parser("jazz", help="render the labelled jazz / not-jazz set with MMA (offline)")
     q.add_argument("--out", dest="set_out", help="folder (default: the cache)")
-    jazz_set_args(q)
+    add_flags(q, JazzSetSpec)
     q.set_defaults(func=cmd_data_jazz)
 
     p = sub.add_parser("train-clf", help="train the jazz / not-jazz discriminator")
@@ -274,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out: training from its newest checkpoint, CV from its last finished fold")
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
-    jazz_set_args(p)
+    add_flags(p, JazzSetSpec)
     p.set_defaults(func=cmd_train_clf)
 
     p = sub.add_parser("train-judge", help="train the independent jazz judge (features + gradient-boosted trees)")
@@ -283,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for judge.json (default: the shipped checkpoints/jazz-judge)")
     p.add_argument("--seed", type=int, default=7, help="the judge's own seed: its split and excerpts")
     p.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (0: none)")
-    jazz_set_args(p)
+    add_flags(p, JazzSetSpec)
     p.set_defaults(func=cmd_train_judge)
 
     p = sub.add_parser("finetune", help="RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards")
@@ -307,17 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="the whole pipeline on the embedded data: PPO before vs after, audio, report")
-    p.add_argument("--out", default="out/demo", help="output folder")
-    p.add_argument("--config", default="tiny")
-    p.add_argument("--data", help="folder of MIDI files instead of the embedded corpus")
-    p.add_argument("--policy", help="pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)")
-    p.add_argument("--discriminator", help="discriminator (default: the shipped checkpoints/jazz-clf)")
-    p.add_argument("--updates", type=int, default=100, help="PPO updates")
-    p.add_argument("--batch-size", type=int, default=32, help="rollouts per update")
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--num-samples", type=int, default=64, help="pieces per column in the metrics table")
-    p.add_argument("--listen", type=int, default=4, help="samples rendered to MIDI/WAV/PNG before and after")
+    add_flags(p, DemoOptions)
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from rlmusic.errors import RLMusicError
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_POLICY
+from rlmusic.stage_options import DemoOptions, MetricsOptions
 
 # Toward jazz, while pitch-class entropy, scale consistency and the texture (onsets per beat,
 # notes per bar, polyphony) stay inside the band of the corpus's real jazz: alone, the
@@ -43,7 +44,7 @@ def _step(title: str) -> float:
     return time.time()
 
 
-def run_demo(args, plugins: Plugins) -> int:
+def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     from rlmusic.checkpoint import list_checkpoints, read_meta
     from rlmusic.config_load import load_config, resolve_config_path
     from rlmusic.corpus import describe_corpus, prepare_corpus
@@ -52,6 +53,7 @@ def run_demo(args, plugins: Plugins) -> int:
     from rlmusic.pretrain import run_pretrain
     from rlmusic.train_clf import run_train_clf
 
+    args.validate()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
@@ -124,7 +126,7 @@ def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, max_ne
             reference: dict[str, str], plugins: Plugins) -> dict:
     """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary."""
     from rlmusic.config import SampleConfig
-    from rlmusic.evaluate import MetricsOptions, print_and_write, run_metrics
+    from rlmusic.evaluate import print_and_write, run_metrics
 
     opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=SampleConfig(num=num, max_new_tokens=max_new_tokens,
                           batch_size=16), discriminator=str(clf), reference_model=str(policy_path), config=config,
@@ -248,11 +250,6 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def check_demo_args(args) -> None:
-    if args.updates <= 0 or args.num_samples <= 0 or args.batch_size <= 0 or args.listen <= 0:
-        raise RLMusicError("--updates, --num-samples, --batch-size and --listen must be positive")
 
 
 def report_folder(folder: Path, plugins: Plugins, num: int = 32, max_new_tokens: int = 128, listen_n: int = 4,

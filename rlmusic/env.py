@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rlmusic.reward import RewardBatch, WeightedReward
+from rlmusic.reward_contract import RewardBatch, WeightedReward
 from rlmusic.tokens import special_ids
 
 

@@ -27,6 +27,7 @@ from rlmusic.metrics import METRICS, distinct_n, overlap_area
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score, time_limit
 from rlmusic.music import Piece, piece_from_score
 from rlmusic.policy import Policy
+from rlmusic.stage_options import MetricsOptions
 from rlmusic.texture import TEXTURE_METRICS
 from rlmusic.tokens import encode_score
 
@@ -327,49 +328,14 @@ def write_plots(summary: dict, folder: str | Path) -> list[Path]:
 # --- the `rlmusic metrics` stage -------------------------------------------------------------
 
 
-@dataclass
-class MetricsOptions:
-    """What ``rlmusic metrics`` compares and how (the command's flags, one field each)."""
-
-    paths: list[str] = field(default_factory=list)
-    """Checkpoints (sampled) or folders of MIDI files; empty: the default policy."""
-    sample: SampleConfig = field(default_factory=lambda: SampleConfig(num=32, max_new_tokens=256))
-    """How each checkpoint is sampled (a fixed seed: columns are reproducible)."""
-    reference: str = ""
-    """Folder of real MIDI files; empty: the corpus (``reference_from`` pieces, or its validation split)."""
-    no_reference: bool = False
-    reference_samples: int = 200
-    """Most pieces in the reference column (and in each ``also_from`` column)."""
-    reference_from: str = ""
-    """The corpus's pieces whose name contains this, every split (e.g. ``/jazz/``)."""
-    reference_tokens: int | None = None
-    """Cut corpus pieces to this many tokens from one of their bars (None: the samples' length; 0: whole)."""
-    reference_model: str = ""
-    """Checkpoint whose NLL of each sampled column is reported."""
-    config: str = "tiny"
-    """Config naming the corpus (its data and tokenizer sections)."""
-    data: str = ""
-    """The training corpus's folder (default: the embedded one)."""
-    discriminator: str = ""
-    """Jazz discriminator: each column's P(jazz), the reward's view."""
-    judge: str = ""
-    """Independent judge (default: the shipped one)."""
-    no_judge: bool = False
-    also_from: list[str] = field(default_factory=list)
-    """More real columns: corpus pieces whose name contains each text."""
-    no_copies: bool = False
-    """Skip copy detection against the training corpus."""
-    cpu: bool = False
-
-
 def run_metrics(opts: MetricsOptions, load_policy) -> dict:
     """Every column measured against the reference; returns the summary (``summarise``)."""
-    from rlmusic.bands import corpus_sample
     from rlmusic.checkpoint import META_FILE, choose_policy, list_checkpoints, load_checkpoint, resolve_checkpoint
     from rlmusic.config_load import load_config, resolve_config_path
     from rlmusic.corpus import prepare_corpus
     from rlmusic.resources import SHIPPED_JUDGE
     from rlmusic.tokens import load_miditok
+    from rlmusic.windows import corpus_sample
 
     opts.sample.validate()
     device = "cuda" if torch.cuda.is_available() and not opts.cpu else "cpu"

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlmusic.bands import corpus_bands
 from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
@@ -28,7 +27,8 @@ from rlmusic.plugins import Plugins
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
-from rlmusic.reward import build_reward, check_reward_names, reward_needs
+from rlmusic.reward_contract import build_reward, check_reward_names, reward_needs
+from rlmusic.windows import corpus_bands
 
 
 def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, policy: str | None = None,

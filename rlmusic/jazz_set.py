@@ -8,31 +8,13 @@ read the same cached folder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from rlmusic.config import DataConfig
 from rlmusic.corpus import build_default_midi, cache_root
 from rlmusic.irb import load_tunes, tune_split
 from rlmusic.jazz_data import DATA_VERSION, build_jazz_set
-
-
-@dataclass
-class JazzSetSpec:
-    """How many pieces of each kind the default set holds."""
-
-    train_per_style: int = 24
-    """Charts per groove style in the training split."""
-    test_per_style: int = 8
-    """Charts per groove style in the test split."""
-    folk_train: int = 300
-    """Folk/Bach negatives in the training split."""
-    folk_test: int = 100
-    """Folk/Bach negatives in the test split."""
-    no_folk: bool = False
-    """No folk/Bach negatives at all."""
-    workers: int = 2
-    """Processes rendering with MMA."""
+from rlmusic.stage_options import JazzSetSpec
 
 
 def default_set_dir(spec: JazzSetSpec) -> Path:

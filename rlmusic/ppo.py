@@ -33,7 +33,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.generate import GeneratedPiece, write_pieces
 from rlmusic.policy import Policy, sample_recorded
 from rlmusic.prompts import make_prompts
-from rlmusic.reward import RewardBatch, WeightedReward
+from rlmusic.reward_contract import RewardBatch, WeightedReward
 from rlmusic.tokens import decode_ids
 from rlmusic.tracking import RunLogger
 

@@ -32,8 +32,9 @@ from rlmusic.discriminator import (
 )
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
-from rlmusic.jazz_set import JazzSetSpec, build_default_set
+from rlmusic.jazz_set import build_default_set
 from rlmusic.plugins import Plugins
+from rlmusic.stage_options import JazzSetSpec
 from rlmusic.tokens import build_tokenizer, load_miditok
 
 

@@ -19,7 +19,7 @@ from rlmusic.config import RunConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy
 from rlmusic.prompts import make_prompts
-from rlmusic.reward import WeightedReward, trl_reward_func
+from rlmusic.reward_contract import WeightedReward, trl_reward_func
 from rlmusic.tokens import hf_tokenizer
 from rlmusic.tracking import RunLogger
 

@@ -61,21 +61,46 @@ def test_unknown_key_in_yaml_file(tmp_path):
 
 
 def test_defaults_validate_and_every_field_is_documented():
-    import ast
     import dataclasses
 
     import rlmusic.config as config_module
+    import rlmusic.stage_options as options_module
+    from rlmusic.options import field_docs
 
     RunConfig().validate()  # raises on an invalid default
-    tree = ast.parse(Path(config_module.__file__).read_text())
-    undocumented = []
-    for node in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name.endswith("Config")):
-        body = node.body
-        for i, item in enumerate(body):
-            if isinstance(item, ast.AnnAssign):
-                doc = body[i + 1] if i + 1 < len(body) else None
-                if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
-                        and isinstance(doc.value.value, str)):
-                    undocumented.append(f"{node.name}.{item.target.id}")
+    classes = [c for m in (config_module, options_module) for c in vars(m).values()
+               if dataclasses.is_dataclass(c) and c.__module__ == m.__name__]
+    assert len(classes) >= 10
+    undocumented = [f"{c.__name__}.{f.name}" for c in classes for f in dataclasses.fields(c)
+                    if not field_docs(c).get(f.name)]
     assert not undocumented, undocumented
     assert {f.name for f in dataclasses.fields(RunConfig)} >= {"tokenizer", "data", "model", "pretrain", "ppo", "clf"}
+
+
+def test_flags_come_from_the_documented_fields():
+    import argparse
+    from dataclasses import dataclass, field
+
+    from rlmusic.options import add_flags, field_docs, from_flags
+
+    @dataclass
+    class Opts:
+        depth: int | None = None
+        """How deep (None: all the way)."""
+        name: str = "x"
+        """A name."""
+        tags: list[str] = field(default_factory=list)
+        """Tags, repeatable."""
+        quiet: bool = False
+        """Say less."""
+
+    assert field_docs(Opts) == {"depth": "How deep (None: all the way).", "name": "A name.",
+                                "tags": "Tags, repeatable.", "quiet": "Say less."}
+    parser = argparse.ArgumentParser()
+    add_flags(parser, Opts, name="y")
+    args = parser.parse_args(["--depth", "3", "--tags", "a", "--tags", "b", "--quiet"])
+    assert from_flags(Opts, args) == Opts(depth=3, name="y", tags=["a", "b"], quiet=True)
+    assert from_flags(Opts, parser.parse_args([]), name="z") == Opts(name="z")
+    assert "A name. (default: y)" in parser.format_help().replace("\n", " ").replace("  ", " ")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--depth", "deep"])

@@ -26,7 +26,7 @@ from rlmusic.discriminator import (
 )
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
-from rlmusic.reward import RewardBatch, build_reward
+from rlmusic.reward_contract import RewardBatch, build_reward
 from rlmusic.tokens import build_tokenizer
 
 if not styles_available():  # pragma: no cover - CI installs mma through scripts/setup.sh

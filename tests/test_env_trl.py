@@ -7,7 +7,7 @@ from rewards import REWARDS
 from rlmusic.cli import main
 from rlmusic.config import TokenizerConfig
 from rlmusic.env import MusicEnv
-from rlmusic.reward import build_reward
+from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer
 from rlmusic.tracking import read_metrics
 

@@ -20,7 +20,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.pretrain import STATE_SCHEMA as PRETRAIN_STATE
 from rlmusic.pretrain import pretrain
-from rlmusic.reward import WeightedReward, build_reward, reward
+from rlmusic.reward_contract import WeightedReward, build_reward, reward
 from rlmusic.tokens import special_ids
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.judge import FEATURES, Judge, excerpt, features, train_judge
 from rlmusic.music import piece_from_arrays, piece_from_score
-from rlmusic.reward import build_reward
+from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer, decode_ids
 
 

@@ -23,7 +23,7 @@ from rlmusic.ppo import (
     value_loss,
 )
 from rlmusic.pretrain import pretrain
-from rlmusic.reward import build_reward
+from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer, special_ids
 from rlmusic.tracking import read_metrics
 

@@ -21,7 +21,7 @@ from rlmusic.discriminator import (
 )
 from rlmusic.jazz_data import read_manifest
 from rlmusic.ppo import STATE_SCHEMA, finetune
-from rlmusic.reward import build_reward
+from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer
 
 

@@ -11,7 +11,7 @@ from rlmusic.config import TokenizerConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
 from rlmusic.music import piece_from_arrays
-from rlmusic.reward import RewardBatch, build_reward, parse_reward_spec, reward_needs, trl_reward_func
+from rlmusic.reward_contract import RewardBatch, build_reward, parse_reward_spec, reward_needs, trl_reward_func
 from rlmusic.tokens import build_tokenizer
 
 TPQ = 4
@@ -91,7 +91,7 @@ def test_every_reward_scores_a_batch_within_its_range(tok):
 
 
 def test_batch_decodes_once(tok, monkeypatch):
-    import rlmusic.reward as R
+    import rlmusic.reward_contract as R
 
     calls = []
     real = R.decode_ids
@@ -157,11 +157,11 @@ def test_trl_signature(tok):
 def test_bands_from_a_selection_of_the_corpus(folk_dir, cache_dir):
     import numpy as np
 
-    from rlmusic.bands import corpus_bands, corpus_sample
     from rlmusic.config import DataConfig, TokenizerConfig
     from rlmusic.corpus import tokenize_folder
     from rlmusic.metrics import pitch_class_entropy
     from rlmusic.tokens import build_tokenizer
+    from rlmusic.windows import corpus_bands, corpus_sample
 
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)

@@ -1,0 +1,101 @@
+"""The options of the stages that have no YAML section (``rlmusic metrics``, ``rlmusic demo``, the
+default jazz set): one documented field per command-line flag, and light to import, so the
+parser is built without loading torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rlmusic.config import SampleConfig
+from rlmusic.errors import RLMusicError
+
+
+@dataclass
+class MetricsOptions:
+    """What ``rlmusic metrics`` compares and how (the command's flags, one field each)."""
+
+    paths: list[str] = field(default_factory=list)
+    """Checkpoints (sampled) or folders of MIDI files (default: the newest rlmusic pretrain run under
+    checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)."""
+    sample: SampleConfig = field(default_factory=lambda: SampleConfig(num=32, max_new_tokens=256))
+    """How each checkpoint is sampled (a fixed seed: columns are reproducible)."""
+    reference: str = ""
+    """Folder of real MIDI files (default: the embedded corpus's validation split)."""
+    no_reference: bool = False
+    """No real-data column."""
+    reference_samples: int = 200
+    """Most pieces in the reference column (and in each --also-from column)."""
+    reference_from: str = ""
+    """Reference: the embedded corpus's pieces whose name contains this text, every split (e.g. /jazz/ for its
+    jazz arrangements)."""
+    reference_tokens: int | None = None
+    """Cut each corpus piece of the reference and --also-from columns to this many tokens from one of its bars
+    (default: --max-new-tokens when a checkpoint is sampled; 0: whole pieces)."""
+    reference_model: str = ""
+    """Checkpoint whose NLL of each checkpoint's samples is reported."""
+    config: str = "tiny"
+    """Config naming the default reference corpus (its data and tokenizer sections)."""
+    data: str = ""
+    """The training corpus for copy detection and corpus columns (default: the embedded one)."""
+    discriminator: str = ""
+    """Jazz discriminator: adds each column's mean P(jazz), the reward's view."""
+    judge: str = ""
+    """Independent jazz judge for judge/p_jazz (default: the shipped checkpoints/jazz-judge)."""
+    no_judge: bool = False
+    """No judge/p_jazz row."""
+    also_from: list[str] = field(default_factory=list)
+    """Add a column of the corpus's pieces whose name contains this text (repeatable), e.g. miscfolk."""
+    no_copies: bool = False
+    """Skip copy detection (the longest run of sampled tokens found in the training corpus)."""
+    cpu: bool = False
+    """Sample on the CPU even if a GPU is present."""
+
+
+@dataclass
+class DemoOptions:
+    """What ``rlmusic demo`` runs (the command's flags, one field each)."""
+
+    out: str = "out/demo"
+    """Output folder."""
+    config: str = "tiny"
+    """Config name in configs/ or a YAML path."""
+    data: str = ""
+    """Folder of MIDI files instead of the embedded corpus (its own texture bands and reference)."""
+    policy: str = ""
+    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
+    discriminator: str = ""
+    """Discriminator (default: the shipped checkpoints/jazz-clf)."""
+    updates: int = 100
+    """PPO updates."""
+    batch_size: int = 32
+    """Rollouts per update."""
+    max_new_tokens: int = 128
+    """Tokens per rollout and per measured sample."""
+    lr: float = 5e-5
+    """PPO learning rate."""
+    num_samples: int = 64
+    """Pieces per column in the metrics table."""
+    listen: int = 4
+    """Samples rendered to MIDI/WAV/PNG before and after."""
+
+    def validate(self) -> None:
+        if min(self.updates, self.num_samples, self.batch_size, self.listen, self.max_new_tokens) <= 0:
+            raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens and --listen must be positive")
+
+
+@dataclass
+class JazzSetSpec:
+    """How many pieces of each kind the default set holds."""
+
+    train_per_style: int = 24
+    """Charts per groove style in the training split."""
+    test_per_style: int = 8
+    """Charts per groove style in the test split."""
+    folk_train: int = 300
+    """Folk/Bach negatives in the training split."""
+    folk_test: int = 100
+    """Folk/Bach negatives in the test split."""
+    no_folk: bool = False
+    """No folk/Bach negatives at all."""
+    workers: int = 2
+    """Processes rendering with MMA."""
