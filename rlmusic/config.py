@@ -363,7 +363,8 @@ class PPOConfig:
     refresh_steps: int = 200
     """Most discriminator steps per refresh (it stops earlier once refresh_target is reached)."""
     refresh_share: float = 0.25
-    """Share of every refresh batch drawn from the fresh rollouts (as negatives), each read as
+    """Share of every refresh batch drawn from the fresh rollouts (as negatives; as many real jazz
+    windows cut like them come beside them as positives), each read as
     the reward reads it: its last window of the discriminator's length."""
     refresh_real_floor: float = 0.7
     """A refresh stops early once the jazz set's held-out real jazz falls below this mean

@@ -285,7 +285,8 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
 def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[int]], cfg: ClfConfig,
                           steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
                           held_out: list[list[int]] | None = None, real_floor: float = 0.0,
-                          check_every: int = 5) -> dict[str, float]:
+                          check_every: int = 5, matched: list[np.ndarray] | None = None,
+                          matched_openings: bool = True) -> dict[str, float]:
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
@@ -295,8 +296,12 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     where it had not, and the refresh ends there: separating the policy's samples must not
     cost the recognition of real jazz (training on past that point only deepens the loss).
     No augmentation: the fresh negatives are the policy's own output, read exactly as the
-    reward reads them. Seeded by ``seed`` (windows and dropout), so a resumed run
-    refreshes identically."""
+    reward reads them. With ``matched`` (real jazz pieces), every fresh negative comes with a
+    positive cut like it: as many tokens, from a real piece's start (``matched_openings``: the
+    samples start at BOS) or from anywhere in it. Without it the only windows of that shape
+    are negatives, and the discriminator learns "a 128-token opening is not jazz", which is
+    also what held-out real jazz openings are (scripts/refresh_study.py measures both).
+    Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
     out = {"clf/refresh_p_jazz_before": before}
@@ -319,10 +324,15 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             if p < target or real < real_floor:
                 break
             disc.train()
-            windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh, cfg.min_window, cfg.max_window,
-                                             cfg.balance)
-            windows += [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
-            labels += [0] * n_fresh
+            windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh * (2 if matched else 1),
+                                             cfg.min_window, cfg.max_window, cfg.balance)
+            picked = [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
+            windows, labels = windows + picked, labels + [0] * n_fresh
+            if matched:
+                for i, w in zip(rng.integers(len(matched), size=n_fresh), picked):
+                    start = 0 if matched_openings else int(rng.integers(0, max(len(matched[i]) - len(w), 0) + 1))
+                    windows.append(matched[i][start : start + len(w)].tolist())
+                labels += [1] * n_fresh
             loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -95,17 +95,20 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
 
 
 def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer):
-    """The co-evolving discriminator: the jazz set's training split against the fresh rollouts;
-    its test split's jazz (one window each, as long as the reward reads) must stay recognised."""
+    """The co-evolving discriminator: the jazz set's training split against the fresh rollouts,
+    each beside a real jazz window cut like it (openings when rollouts start at BOS); its test
+    split's jazz (one window each, as long as the reward reads) must stay recognised."""
     folder = build_default_set(progress=False)
     data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data, progress=False), read_manifest(folder))
     train = data.select(np.array([s == "train" for s in data.splits]))
     real = [p[: disc.max_window].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels)
             if s == "test" and y == 1][:128]
+    matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
     pc = cfg.ppo
     return lambda update, recent: refresh_discriminator(
         disc, train, recent[-pc.batch_size * pc.refresh_every:], cfg.clf, pc.refresh_steps,
-        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor)
+        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor,
+        matched=matched, matched_openings=pc.prompt == "bos")
 
 
 def judge_monitor() -> dict:

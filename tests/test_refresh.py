@@ -3,6 +3,7 @@
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from policies import load_policy
@@ -49,7 +50,8 @@ def _data(jazz_set, cache_dir):
     return tok, data
 
 
-def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(jazz_set, tiny_clf, cache_dir):
+@pytest.mark.parametrize("matched", [False, True], ids=["fresh-only", "matched"])
+def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(matched, jazz_set, tiny_clf, cache_dir):
     tok, data = _data(jazz_set, cache_dir)
     train = data.select(np.array([s == "train" for s in data.splits]))
     real = [p[:96].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels) if s == "test" and y == 1]
@@ -66,7 +68,9 @@ def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(jazz_
     generator = pads(tok, 32, rng)  # fresh pads from the same generator
     assert disc.prob_jazz(generator).mean() > 0.7 and disc.prob_jazz(real).mean() > 0.7
     # One refresh: pads are fresh negatives in a quarter of every batch.
-    stats = refresh_discriminator(disc, train, generator, cfg, steps=200, share=0.25, target=0.3, seed=1, held_out=real)
+    jazz = [p for p, y in zip(train.pieces, train.labels) if y == 1] if matched else None
+    stats = refresh_discriminator(disc, train, generator, cfg, steps=200, share=0.25, target=0.3, seed=1, held_out=real,
+                                  matched=jazz)
     assert stats["clf/refresh_p_jazz_before"] > 0.7
     assert stats["clf/refresh_p_jazz_after"] < 0.3 and stats["clf/refresh_steps"] < 200
     assert stats["clf/refresh_real_jazz"] > 0.7
@@ -94,6 +98,7 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
     tok, data = _data(jazz_set, cache_dir)
     train = data.select(np.array([s == "train" for s in data.splits]))
     clf_cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, batch_size=8, lr=2e-3, min_window=16, max_window=96)
+    matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
 
     def run(out, updates, disc, policy, state=None):
         cfg = load_config(None, {"ppo": {"out_dir": str(out), "updates": updates, "batch_size": 8, "minibatch_size": 4,
@@ -102,7 +107,7 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
                                  "model": load_checkpoint(trained_run, load_policy).meta["config"]["model"]})
         ref = load_checkpoint(trained_run, load_policy).policy
         refresh = lambda update, recent: refresh_discriminator(disc, train, recent[-8:], clf_cfg, 5,  # noqa: E731
-                                                               target=0.01, seed=update)
+                                                               target=0.01, seed=update, matched=matched)
         finetune(cfg, policy, ref, tok, build_reward("repetition,jazz_clf", REWARDS, discriminator=disc),
                  resume_state=state, refresh=refresh, companions={"discriminator": disc.save}, progress=False)
 
@@ -136,3 +141,29 @@ def test_a_refresh_that_would_lose_real_jazz_is_rolled_back(jazz_set, tiny_clf, 
                                   real_floor=floor, check_every=5)
     assert stats.get("clf/refresh_rolled_back") == 1.0
     assert stats["clf/refresh_real_jazz"] >= floor
+
+
+def test_every_fresh_negative_comes_with_a_real_jazz_positive_cut_like_it(jazz_set, tiny_clf, cache_dir):
+    tok, data = _data(jazz_set, cache_dir)
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    jazz = [p for p, y in zip(train.pieces, train.labels) if y == 1]
+    cfg = ClfConfig(n_layer=1, n_embd=64, n_head=2, batch_size=16, lr=2e-3, min_window=32, max_window=96)
+    fresh = [f[:n] for f, n in zip(pads(tok, 8, np.random.default_rng(0)), (20, 30, 40, 50, 60, 70, 80, 90))]
+    for openings in (True, False):
+        disc = load_discriminator(tiny_clf)
+        batches, logits = [], disc.logits
+        # what each step trains on
+        disc.logits = lambda windows, seen=batches, real=logits: seen.append(windows) or real(windows)
+        refresh_discriminator(disc, train, fresh, cfg, steps=3, share=0.25, target=0.0, seed=1, matched=jazz,
+                              matched_openings=openings)
+        train_batches = [b for b in batches if len(b) == cfg.batch_size]
+        assert len(train_batches) == 3
+        for batch in train_batches:
+            negatives, positives = batch[-8:-4], batch[-4:]  # 4 fresh, then their 4 matched real windows
+            assert all(w in fresh for w in negatives)
+            assert [len(w) for w in positives] == [len(w) for w in negatives]
+            starts = [[i for i, p in enumerate(jazz) if any(p[k : k + len(w)].tolist() == w
+                                                            for k in range(len(p) - len(w) + 1))] for w in positives]
+            assert all(starts), "every positive is cut from a real jazz piece"
+            if openings:
+                assert all(any(jazz[i][: len(w)].tolist() == w for i in idx) for idx, w in zip(starts, positives))
