@@ -367,9 +367,9 @@ class PPOConfig:
     windows cut like them come beside them as positives), each read as
     the reward reads it: its last window of the discriminator's length."""
     refresh_real_floor: float = 0.7
-    """A refresh stops early once the jazz set's held-out real jazz falls below this mean
-    P(jazz): separating the policy's samples must not cost the recognition of real jazz
-    (0: no such guard)."""
+    """Held-out real jazz (the jazz set's test openings) must end a refresh at or above this mean
+    P(jazz): a refresh stops only once it is, and one whose step budget ends below it goes back
+    to its last check above it (0: no such guard)."""
     refresh_target: float = 0.3
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     seed: int = 0

@@ -290,11 +290,13 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
-    ``max_window`` ids). Stops once the rollouts' mean P(jazz) is below ``target`` or after
-    ``steps``; both are checked every ``check_every`` steps, and when the ``held_out`` real jazz
-    windows' mean P(jazz) has fallen below ``real_floor`` the weights go back to the last check
-    where it had not, and the refresh ends there: separating the policy's samples must not
-    cost the recognition of real jazz (training on past that point only deepens the loss).
+    ``max_window`` ids). Every ``check_every`` steps it measures the rollouts' mean P(jazz) and
+    the ``held_out`` real jazz windows'; it stops once the rollouts are below ``target`` while
+    real jazz is still at least ``real_floor``. Real jazz may dip on the way (the first steps
+    move the discriminator most: measured, 0.85 -> 0.58 after 5 steps, 0.93 after 25); if the
+    ``steps`` budget ends with real jazz below the floor, the weights go back to the last check
+    where it was not: separating the policy's samples must not cost the recognition of real
+    jazz. A discriminator that starts below the floor is left untouched.
     No augmentation: the fresh negatives are the policy's own output, read exactly as the
     reward reads them. With ``matched`` (real jazz pieces), every fresh negative comes with a
     positive cut like it: as many tokens, from a real piece's start (``matched_openings``: the
@@ -321,7 +323,7 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2**31)))
         for step in range(steps):
-            if p < target or real < real_floor:
+            if real < real_floor and done == 0 or p < target and real >= real_floor:
                 break
             disc.train()
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh * (2 if matched else 1),
@@ -339,13 +341,13 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
             opt.step()
             done = step + 1
-            if done % check_every == 0:
+            if done % check_every == 0 or done == steps:
                 p, real = float(disc.prob_jazz(fresh).mean()), real_p()
                 if watch_real and real >= real_floor:
                     good = {k: v.detach().clone() for k, v in disc.state_dict().items()}
-                elif watch_real:  # back to the last weights that still knew real jazz
-                    disc.load_state_dict(good)
-                    out["clf/refresh_rolled_back"] = 1.0
+    if watch_real and done and real < real_floor:  # the budget ran out with real jazz lost
+        disc.load_state_dict(good)
+        out["clf/refresh_rolled_back"] = 1.0
     disc.eval()
     out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
     if held_out:
