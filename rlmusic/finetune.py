@@ -19,7 +19,7 @@ from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint,
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import prepare_corpus, tokenize_folder
-from rlmusic.discriminator import Discriminator, labelled_from_corpus, load_discriminator, refresh_discriminator
+from rlmusic.discriminator import Discriminator, Labelled, labelled_from_corpus, load_discriminator, refresh_discriminator
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
@@ -94,15 +94,19 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
     return Path(last) if last else None
 
 
+def jazz_set_splits(tokenizer, data_cfg) -> tuple[Labelled, Labelled]:
+    """The default jazz set (built or reused) read with ``tokenizer``: its (train, test) splits."""
+    folder = build_default_set(progress=False)
+    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, data_cfg, progress=False), read_manifest(folder))
+    return tuple(data.select(np.array([s == split for s in data.splits])) for split in ("train", "test"))
+
+
 def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer):
     """The co-evolving discriminator: the jazz set's training split against the fresh rollouts,
     each beside a real jazz window cut like it (openings when rollouts start at BOS); its test
     split's jazz (one window each, as long as the reward reads) must stay recognised."""
-    folder = build_default_set(progress=False)
-    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data, progress=False), read_manifest(folder))
-    train = data.select(np.array([s == "train" for s in data.splits]))
-    real = [p[: disc.max_window].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels)
-            if s == "test" and y == 1][:128]
+    train, test = jazz_set_splits(tokenizer, cfg.data)
+    real = [p[: disc.max_window].tolist() for p, y in zip(test.pieces, test.labels) if y == 1][:128]
     matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
     pc = cfg.ppo
     return lambda update, recent: refresh_discriminator(

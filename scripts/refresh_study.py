@@ -29,11 +29,9 @@ from rlmusic.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.config import DataConfig, SampleConfig  # noqa: E402
 from rlmusic.config_load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.copies import bar_ids  # noqa: E402
-from rlmusic.corpus import tokenize_folder  # noqa: E402
-from rlmusic.discriminator import labelled_from_corpus, load_discriminator, refresh_discriminator  # noqa: E402
+from rlmusic.discriminator import load_discriminator, refresh_discriminator  # noqa: E402
+from rlmusic.finetune import jazz_set_splits  # noqa: E402
 from rlmusic.generate import generate_pieces  # noqa: E402
-from rlmusic.jazz_data import read_manifest  # noqa: E402
-from rlmusic.jazz_set import build_default_set  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF  # noqa: E402
 from rlmusic.tracking import quiet_libraries  # noqa: E402
 from rlmusic.windows import bar_window  # noqa: E402
@@ -63,10 +61,8 @@ def main() -> None:
     policy, tok = ckpt.policy.eval(), ckpt.tokenizer
     base = load_discriminator(SHIPPED_CLF)
     cfg = load_config(resolve_config_path("tiny")).clf  # what `rlmusic finetune` refreshes with
-    folder = build_default_set(progress=False)
-    data = labelled_from_corpus(tokenize_folder(folder, tok, DataConfig(), progress=False), read_manifest(folder))
-    train = data.select(np.array([s == "train" for s in data.splits]))
-    test = [(p, y) for p, s, y in zip(data.pieces, data.splits, data.labels) if s == "test"]
+    train, test_set = jazz_set_splits(tok, DataConfig())
+    test = list(zip(test_set.pieces, test_set.labels))
     rng, bars = np.random.default_rng(0), bar_ids(tok)
     sets = {
         "real jazz openings": [p[:128].tolist() for p, y in test if y == 1][:128],
