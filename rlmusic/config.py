@@ -192,7 +192,7 @@ class SampleConfig:
     num: int = 8
     """Pieces to generate."""
     max_new_tokens: int = 512
-    """Tokens generated after the prompt (at most model.block_size in all)."""
+    """Tokens generated after the prompt (past the policy's context, by a sliding window)."""
     temperature: float = 1.0
     """Softmax temperature (> 0)."""
     top_k: int = 0
@@ -203,10 +203,18 @@ class SampleConfig:
     """Pieces generated together."""
     seed: int = 0
     """Sampling seed: the same seed gives the same pieces."""
+    min_new_tokens: int = 0
+    """No end (EOS) before this many new tokens (transformers' ``min_new_tokens``): pieces as
+    long as asked for, however early the policy would end them."""
+    context_keep: int = 0
+    """A sample that outgrows the policy's context goes on from its last this-many tokens, re-read
+    as a fresh window (a sliding window; the policy was trained on windows cut anywhere in a
+    piece); 0: half the context."""
 
     def validate(self) -> None:
         if self.num <= 0 or self.batch_size <= 0 or self.max_new_tokens <= 0:
             raise RLMusicError("sample.num, sample.batch_size and sample.max_new_tokens must be positive")
+        _non_negative("sample", self, "context_keep", "min_new_tokens")
         if not self.temperature > 0:
             raise RLMusicError(f"sample.temperature must be > 0, got {self.temperature}")
         _non_negative("sample", self, "top_k")
@@ -315,6 +323,10 @@ class PPOConfig:
     while the ratio uses the full one, so leave it off unless you know why."""
     top_p: float = 1.0
     """Nucleus sampling during rollouts (1.0: off); the same caveat as top_k."""
+    min_new_tokens: int = 0
+    """Rollouts may not end (EOS) before this many tokens (0: any time); the same caveat as
+    top_k. A reward scored per piece can teach a policy to end early, where a short piece
+    escapes the penalties a longer one would collect."""
     group_size: int = 8
     """GRPO/RLOO only: completions per prompt (must divide batch_size)."""
     epochs: int = 4
@@ -390,7 +402,11 @@ class PPOConfig:
                   "max_bad_steps", "refresh_steps", "kl_horizon", "lr", "temperature", "cliprange", "cliprange_value",
                   "target_kl")
         _non_negative("ppo", self, "kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm",
-                      "prompt_tokens", "sample_every", "refresh_every", "keep_last", "threads", "top_k")
+                      "prompt_tokens", "sample_every", "refresh_every", "keep_last", "threads", "top_k",
+                      "min_new_tokens")
+        if self.min_new_tokens > self.max_new_tokens:
+            raise RLMusicError(f"ppo.min_new_tokens ({self.min_new_tokens}) must not exceed ppo.max_new_tokens "
+                               f"({self.max_new_tokens})")
         if self.batch_size % self.minibatch_size:
             raise RLMusicError(f"ppo.batch_size ({self.batch_size}) must be a multiple of ppo.minibatch_size "
                                f"({self.minibatch_size})")

@@ -28,7 +28,7 @@ from rlmusic.midi_io import BadMidi, find_midi_files, load_score, time_limit
 from rlmusic.music import Piece, piece_from_score
 from rlmusic.policy import Policy
 from rlmusic.stage_options import MetricsOptions
-from rlmusic.texture import TEXTURE_METRICS
+from rlmusic.texture import TEXTURE_METRICS, length_bars
 from rlmusic.tokens import encode_score
 
 DISTINCT_N = 4
@@ -154,6 +154,7 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
     for c in everyone:
         row = {n: _mean(per_piece[c.label][n]) for n in names}
         row[f"distinct_{DISTINCT_N}"] = distinct_n([p.melody[1].tolist() for p in c.pieces[:k]], DISTINCT_N)
+        row.update(length_summary([length_bars(p) for p in c.pieces]))
         row["pieces"] = float(len(c.pieces))
         row.update(c.extra)
         table[c.label] = row
@@ -174,6 +175,14 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
                "per_piece": per_piece, "skipped": {c.label: c.skipped for c in everyone if c.skipped}}
     summary["alarms"] = alarms(summary)
     return summary
+
+
+def length_summary(bars: list[float]) -> dict[str, float]:
+    """Median length in bars and the share of pieces at least 8 bars long (NaN: no notes, short)."""
+    b = np.array(bars, float)
+    known = b[~np.isnan(b)]
+    return {"length/median_bars": float(np.median(known)) if len(known) else math.nan,
+            "length/share_8_bars": float(np.mean(np.nan_to_num(b) >= 8)) if len(b) else math.nan}
 
 
 def reference_band(values: list[float]) -> tuple[float, float]:

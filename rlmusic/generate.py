@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,14 +26,6 @@ class GeneratedPiece:
     boundary: int | None = None  # tick where a kept prompt ends and the continuation begins
 
 
-def fit_to_context(policy: Policy, cfg: SampleConfig, prompt_len: int) -> SampleConfig:
-    """Lower ``max_new_tokens`` so prompt + continuation fit the policy's context."""
-    limit = policy.max_length
-    if limit is not None and prompt_len + cfg.max_new_tokens > limit:
-        return dataclasses.replace(cfg, max_new_tokens=max(limit - prompt_len, 1))
-    return cfg
-
-
 def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch.Tensor | None = None,
                     progress: bool = False, keep_prompt: bool = False) -> list[GeneratedPiece]:
     """``cfg.num`` pieces, seeded by ``cfg.seed``; prompts default to BOS only. With
@@ -48,8 +39,7 @@ def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch
         n = min(cfg.batch_size, cfg.num - start)
         p = prompts[start : start + n] if prompts is not None else torch.full((n, 1), bos, dtype=torch.long)
         p = p.to(device)
-        run_cfg = fit_to_context(policy, cfg, p.shape[1])
-        ids = sample(policy, p, run_cfg, generator=generator)  # (n, P + N)
+        ids = sample(policy, p, cfg, generator=generator)  # (n, P + N), sliding past the context
         for row in ids[:, 1 if keep_prompt else p.shape[1]:].tolist():
             row = [i for i in row if i != pad]
             score, report = decode_ids(tokenizer, row)

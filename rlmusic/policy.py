@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from transformers.generation.logits_process import (
     LogitsProcessorList,
+    MinNewTokensLengthLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -129,7 +130,8 @@ def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: 
 
     ``prompts`` (B, P) must all have the same length P (e.g. BOS only, or openings
     cut to one length). Returns (B, P + N) ids, N <= cfg.max_new_tokens; after a
-    sequence's EOS every further id is PAD.
+    sequence's EOS every further id is PAD. A sample longer than the policy's context
+    goes on from its last ``cfg.context_keep`` tokens each time the window fills.
     """
     return _sample(policy, prompts, cfg, generator, stop_at_eos, record=False)[0]
 
@@ -148,13 +150,20 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
     if prompts.dim() != 2 or prompts.shape[1] == 0:
         raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
     limit = policy.max_length
-    if limit is not None and prompts.shape[1] + cfg.max_new_tokens > limit:
+    slide = limit is not None and prompts.shape[1] + cfg.max_new_tokens > limit
+    if slide and (record or prompts.shape[1] > limit):
+        # PPO scores a rollout with one forward over all of it, so a rollout must fit the context
         raise RLMusicError(f"prompt ({prompts.shape[1]}) + max_new_tokens ({cfg.max_new_tokens}) exceeds the "
-                           f"policy's context of {limit} tokens; lower sample.max_new_tokens")
+                           f"policy's context of {limit} tokens; lower max_new_tokens or the prompt")
+    keep = min(cfg.context_keep or limit // 2, limit - 1) if slide else 0
+    length = prompts.shape[1]  # tokens in the policy's current window
     was_training = policy.training
     policy.eval()
     pad, eos = policy.special["pad"], policy.special["eos"]
     warpers = logits_warpers(cfg)
+    if cfg.min_new_tokens:  # transformers' own, first, as in generate
+        warpers.insert(0, MinNewTokensLengthLogitsProcessor(prompts.shape[1], cfg.min_new_tokens, eos,
+                                                            device=str(prompts.device)))
     ids = prompts
     done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
     out = policy(prompts, use_cache=True, with_values=record)
@@ -174,8 +183,14 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
             done = done | (nxt == eos)
             if bool(done.all()):
                 break
-        if t + 1 < cfg.max_new_tokens:  # no forward for a token that will never be sampled from
+        if t + 1 == cfg.max_new_tokens:  # no forward for a token that will never be sampled from
+            break
+        if slide and length == limit:  # the window is full: go on from a fresh read of its tail
+            out = policy(ids[:, -keep:], use_cache=True, with_values=record)
+            length = keep
+        else:
             out = policy(nxt[:, None], state=out.state, use_cache=True, with_values=record)
+            length += 1
     policy.train(was_training)
     if record:
         logp_all = torch.log_softmax(torch.stack(step_logits, 1) / cfg.temperature, dim=-1)  # (B, N, V)

@@ -199,7 +199,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
     if start >= pc.updates:
         raise RLMusicError(f"the run in {pc.out_dir} is already at update {start} >= ppo.updates ({pc.updates})")
     sample_cfg = SampleConfig(num=pc.batch_size, max_new_tokens=pc.max_new_tokens, temperature=pc.temperature,
-                              top_k=pc.top_k, top_p=pc.top_p, batch_size=pc.batch_size, seed=pc.seed)
+                              top_k=pc.top_k, top_p=pc.top_p, min_new_tokens=pc.min_new_tokens,
+                              batch_size=pc.batch_size, seed=pc.seed)
     logger = RunLogger(pc.out_dir, pc.report_to, config=cfg.to_dict()) if accelerator.is_main_process else None
     meta = (meta or {}) | {"stage": "finetune", "config": cfg.to_dict(), "reward": reward_fn.names}
     last_path, bad, recent = None, 0, []

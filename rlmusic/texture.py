@@ -44,14 +44,18 @@ def onsets_per_beat(piece: Piece) -> float:
     return len(np.unique(t)) / _length_beats(piece) if len(t) else NAN
 
 
-def notes_per_bar(piece: Piece) -> float:
-    """Pitched notes per bar, counting every bar the piece touches (a piece ending mid-bar
-    still has that bar). NaN without pitched notes."""
+def length_bars(piece: Piece) -> float:
+    """Bars the piece touches, from tick 0 to the end of its last pitched note (a piece ending
+    mid-bar still has that bar). NaN without pitched notes."""
     t, d, _ = _pitched(piece)
-    if len(t) == 0:
-        return NAN
-    bars = math.ceil(int((t + d).max()) / piece.bar_ticks)
-    return len(t) / bars
+    return float(math.ceil(int((t + d).max()) / piece.bar_ticks)) if len(t) else NAN
+
+
+def notes_per_bar(piece: Piece) -> float:
+    """Pitched notes per bar, counting every bar the piece touches (:func:`length_bars`).
+    NaN without pitched notes."""
+    t, _, _ = _pitched(piece)
+    return len(t) / length_bars(piece) if len(t) else NAN
 
 
 def mean_duration(piece: Piece) -> float:

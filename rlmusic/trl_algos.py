@@ -39,7 +39,8 @@ def trl_config(cfg: RunConfig, algo: str, reward_fn: WeightedReward):
         top_k=pc.top_k, top_p=pc.top_p, max_steps=pc.updates, logging_steps=1, save_strategy="no",
         report_to=[] if pc.report_to == "none" else [pc.report_to], gradient_checkpointing=False,  # on by default
         use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(), reward_weights=[w for _, w in reward_fn.terms],
-        seed=pc.seed, disable_dropout=True, beta=pc.kl_coef, num_iterations=1)
+        seed=pc.seed, disable_dropout=True, beta=pc.kl_coef, num_iterations=1,
+        generation_kwargs={"min_new_tokens": pc.min_new_tokens} if pc.min_new_tokens else None)
     if algo == "grpo":
         from trl import GRPOConfig
 

@@ -63,6 +63,16 @@ def test_folder_of_identical_pieces_overlaps_itself():
     assert s["metrics"]["a"]["distinct_4"] == 2 / 10  # two distinct 4-grams among ten
 
 
+def test_length_in_bars_per_column():
+    one = piece_from_arrays([0, 12], [4, 4], [60, 62], tpq=4)  # 16 ticks: one 4/4 bar
+    eight = piece_from_arrays([0, 124], [4, 4], [60, 62], tpq=4)  # 128 ticks: 8 bars
+    nine = piece_from_arrays([0, 125], [4, 4], [60, 62], tpq=4)  # one tick into bar 9
+    empty = piece_from_arrays([], [], [], tpq=4)
+    m = summarise([Column("a", [one, eight, nine, empty])], None)["metrics"]["a"]
+    assert m["length/median_bars"] == 8.0  # of 1, 8, 9: the silent piece has no length
+    assert m["length/share_8_bars"] == 2 / 4  # the silent piece is not 8 bars long
+
+
 def test_mean_nll_matches_cross_entropy(trained_run):
     policy = load_checkpoint(trained_run, load_policy).policy.eval()
     seqs = [[10, 20, 30, 40, 50], [7, 8, 9]]

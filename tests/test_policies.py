@@ -89,6 +89,17 @@ def test_eos_ends_a_row_with_padding_and_stops_when_all_ended():
     assert out.tolist() == [[1, 5, 2, 0, 0], [1, 5, 5, 2, 0], [1, 5, 5, 5, 2]]
 
 
+def test_min_new_tokens_holds_the_end_back():
+    p = Scripted(ModelConfig(block_size=64), V, SPECIAL)
+    p.dummy = torch.nn.Parameter(torch.zeros(1))
+    cfg = SampleConfig(max_new_tokens=20, min_new_tokens=3)
+    # rows would end with their 2nd, 3rd and 4th new token; EOS is barred from the first 3, so
+    # rows 0 and 1 play something else there and end with the 4th, row 2 is unchanged
+    out = sample(p, torch.ones(3, 1, dtype=torch.long), cfg, torch.Generator().manual_seed(0))
+    assert out.shape == (3, 5) and out[:, 4].tolist() == [2, 2, 2] and (out[:, :4] != 2).all()
+    assert out[2].tolist() == [1, 5, 5, 5, 2] and out[1, :3].tolist() == [1, 5, 5]
+
+
 def test_top_k_restricts_support():
     p = make("lstm")
     prompts = torch.ones(64, 1, dtype=torch.long)
@@ -104,8 +115,28 @@ def test_same_seed_same_samples_and_context_limit():
     a = sample(p, prompts, cfg, torch.Generator().manual_seed(5))
     b = sample(p, prompts, cfg, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+    # a rollout is scored by one forward over all of it, so it must fit; so must a prompt
     with pytest.raises(RLMusicError, match="exceeds the policy's context of 48"):
-        sample(p, prompts, SampleConfig(max_new_tokens=48), None)
+        sample_recorded(p, prompts, SampleConfig(max_new_tokens=48), None)
+    with pytest.raises(RLMusicError, match="exceeds the policy's context of 48"):
+        sample(p, torch.ones(3, 49, dtype=torch.long), SampleConfig(max_new_tokens=1), None)
+
+
+@pytest.mark.parametrize("fast, keep", [(True, 0), (False, 0), (True, 30)])
+def test_a_sample_longer_than_the_context_slides_its_window(fast, keep):
+    """Greedy by hand, no cache: whenever the 48-token window is full, the next token is read
+    from the last ``keep`` tokens alone (half the context by default), at positions 0.."""
+    p = make("transformer")
+    p.fast_decode = fast
+    prompts = torch.randint(3, V, (3, 5))
+    out = sample(p, prompts, SampleConfig(max_new_tokens=130, top_k=1, context_keep=keep), None, stop_at_eos=False)
+    keep = keep or 24
+    ids, window = prompts, prompts
+    for _ in range(130):
+        nxt = p(window).logits[:, -1].argmax(-1, keepdim=True)
+        ids = torch.cat([ids, nxt], 1)
+        window = ids[:, -keep:] if window.shape[1] == 48 else torch.cat([window, nxt], 1)
+    assert out.shape == (3, 135) and torch.equal(out, ids)
 
 
 def test_registry_names_and_unknown_policy():

@@ -18,7 +18,7 @@ def swung_line():
 def test_density_lengths_and_silence_by_hand():
     p = swung_line()  # ends at tick 46: 46/12 beats, one bar
     assert T.onsets_per_beat(p) == pytest.approx(8 / (46 / 12))
-    assert T.notes_per_bar(p) == 8.0
+    assert T.notes_per_bar(p) == 8.0 and T.length_bars(p) == 1.0
     assert T.mean_duration(p) == pytest.approx(1 / 3) and T.median_duration(p) == pytest.approx(1 / 3)
     # sounding [0,4) [8,16) [20,28) [30,34) [36,40) [42,46): the longest gap is 4 ticks
     assert T.longest_silence(p) == pytest.approx(4 / 12)
@@ -62,7 +62,7 @@ def test_chord_changes_by_hand():
     assert names == ["maj", "maj", "maj", "maj", "7", "7", "7", "7"]
     assert [i // len(T.CHORD_TEMPLATES) for i in T.beat_chords(p)] == [0, 0, 5, 5, 7, 7, 7, 7]
     assert T.chord_changes_per_bar(p) == pytest.approx(2 / 2)
-    assert T.notes_per_bar(p) == pytest.approx(10 / 2)
+    assert T.notes_per_bar(p) == pytest.approx(10 / 2) and T.length_bars(p) == 2.0
     # a beat with one pitch class has no harmonic evidence and does not break the chord
     q = piece_from_arrays([0] * 3 + [8] + [12] * 3, [8, 8, 8, 4, 4, 4, 4], c + [60] + c, tpq=4)
     assert T.beat_chords(q).tolist()[2] == -1
@@ -73,8 +73,17 @@ def test_texture_metrics_are_registered_and_nan_when_undefined():
     assert set(T.TEXTURE_METRICS) <= set(METRICS)
     empty = piece_from_arrays([], [], [], tpq=4)
     drums = piece_from_arrays([0, 4], [2, 2], [36, 38], is_drum=[True, True], tpq=4)
-    for name, fn in T.TEXTURE_METRICS.items():
+    for name, fn in {**T.TEXTURE_METRICS, "length_bars": T.length_bars}.items():
         assert math.isnan(fn(empty)) and math.isnan(fn(drums)), name
+
+
+def test_length_in_bars_counts_every_bar_touched():
+    whole = piece_from_arrays([0, 40], [8, 8], [60, 62], tpq=12, bar_ticks=48)  # ends on the bar line
+    assert T.length_bars(whole) == 1.0
+    past = piece_from_arrays([0, 40], [8, 9], [60, 62], tpq=12, bar_ticks=48)  # one tick into bar 2
+    assert T.length_bars(past) == 2.0
+    waltz = piece_from_arrays([0, 100], [10, 44], [60, 62], tpq=12, bar_ticks=36)  # 3/4, ends at 144
+    assert T.length_bars(waltz) == 4.0
 
 
 def test_drums_are_ignored():
