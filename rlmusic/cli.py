@@ -139,7 +139,7 @@ def cmd_finetune(args) -> int:
 def cmd_report(args) -> int:
     from rlmusic.demo import report_folder
 
-    page = report_folder(Path(args.folder), plugins(), num=args.num_samples, max_new_tokens=args.max_new_tokens,
+    page = report_folder(Path(args.folder), plugins(), num=args.num_samples, sample_tokens=args.sample_tokens,
                          listen_n=args.listen)
     print(f"report: {page}")
     return 0
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="report.html for a demo folder or a finetune run: listen, see, compare")
     p.add_argument("folder", help="what `rlmusic demo --out` or `rlmusic finetune --out` wrote")
     p.add_argument("--num-samples", type=int, default=32, help="pieces per column (finetune runs)")
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--sample-tokens", type=int, default=640, help="tokens per sample, none ending sooner (finetune runs)")
     p.add_argument("--listen", type=int, default=4, help="samples rendered before and after (finetune runs)")
     p.set_defaults(func=cmd_report)
 

@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from rlmusic.config import SampleConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_POLICY
@@ -27,7 +28,7 @@ JAZZ_PIECES = "/jazz/"
 # The independent measures first (the reward never sees them), then what the reward scores.
 DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frechet distance"),
                  ("overlap_mean", "overlap/mean")]
-SUMMARY_ROWS = ["judge/p_jazz", "onsets_per_beat", "notes_per_bar", "polyphony", "bass_onsets_per_beat",
+SUMMARY_ROWS = ["judge/p_jazz", "length/median_bars", "onsets_per_beat", "notes_per_bar", "polyphony", "bass_onsets_per_beat",
                 "swing_ratio", "copy/longest_bars", "jazz_probability", "repeated_notes", "pitch_class_entropy",
                 "scale_consistency", "distinct_4", "nll_under_reference", "dropped_tokens"]
 
@@ -101,12 +102,12 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
 
     t = _step("5/6 metrics before vs after")
     reference = {"reference": args.data} if args.data else {"reference_from": JAZZ_PIECES}
-    summary = measure(out, policy_path, run, clf, args.num_samples, args.max_new_tokens, args.config, reference,
+    summary = measure(out, policy_path, run, clf, args.num_samples, args.sample_tokens, args.config, reference,
                       plugins)
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
-    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.max_new_tokens, plugins)
+    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.sample_tokens, plugins)
     timings["samples"] = time.time() - t
     report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
     page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD), summary, samples, curves, goodhart,
@@ -122,31 +123,34 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     return 0
 
 
-def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, max_new_tokens: int, config: str,
+def sample_config(num: int, tokens: int, seed: int = 0) -> SampleConfig:
+    """``num`` samples of exactly ``tokens`` tokens (no EOS before them), so every sample is as long
+    as the real windows it is compared with."""
+    return SampleConfig(num=num, max_new_tokens=tokens, min_new_tokens=tokens, batch_size=16, seed=seed)
+
+
+def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample_tokens: int, config: str,
             reference: dict[str, str], plugins: Plugins) -> dict:
     """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary."""
-    from rlmusic.config import SampleConfig
     from rlmusic.evaluate import print_and_write, run_metrics
 
-    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=SampleConfig(num=num, max_new_tokens=max_new_tokens,
-                          batch_size=16), discriminator=str(clf), reference_model=str(policy_path), config=config,
-                          **reference)
+    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=sample_config(num, sample_tokens),
+                          discriminator=str(clf), reference_model=str(policy_path), config=config, **reference)
     summary = run_metrics(opts, plugins.load_policy)
     print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))
     return json.loads((out / "metrics.json").read_text())  # as written: what report pages read back
 
 
-def listen(out: Path, policy_path: Path, run: Path, n: int, max_new_tokens: int, plugins: Plugins):
+def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins):
     """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
     Returns (samples, curves, goodhart, why there is no audio or '')."""
     from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import SampleConfig
     from rlmusic.generate import generate_pieces, write_pieces
     from rlmusic.music import piece_from_score
     from rlmusic.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
 
     samples = {}
-    sample_cfg = SampleConfig(num=n, max_new_tokens=max_new_tokens, seed=1)
+    sample_cfg = sample_config(n, sample_tokens, seed=1)
     for tag, path in (("before", policy_path), ("after", run)):
         ckpt = load_checkpoint(path, plugins.load_policy)
         pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, sample_cfg)
@@ -252,7 +256,7 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
     return path
 
 
-def report_folder(folder: Path, plugins: Plugins, num: int = 32, max_new_tokens: int = 128, listen_n: int = 4,
+def report_folder(folder: Path, plugins: Plugins, num: int = 32, sample_tokens: int = 640, listen_n: int = 4,
                   config: str = "tiny") -> Path:
     """``rlmusic report``: a demo folder's report.html rebuilt from its files, or, for a finetune
     run, metrics before (its reference policy) vs after, samples and the page in ``RUN/report/``."""
@@ -278,8 +282,8 @@ def report_folder(folder: Path, plugins: Plugins, num: int = 32, max_new_tokens:
     out.mkdir(exist_ok=True)
     policy_path, clf = Path(meta["reference"]), Path(meta.get("discriminator") or SHIPPED_CLF)
     selection = meta["config"]["ppo"].get("bands_from") or JAZZ_PIECES
-    summary = measure(out, policy_path, folder, clf, num, max_new_tokens, config, {"reference_from": selection},
+    summary = measure(out, policy_path, folder, clf, num, sample_tokens, config, {"reference_from": selection},
                       plugins)
-    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, max_new_tokens, plugins)
+    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, sample_tokens, plugins)
     return write_html(out, f"rlmusic report: {folder.name}", intro(meta.get("reward_spec", "its rewards")), summary,
                       samples, curves, goodhart, out / "plots", notes=discriminator_lines(read_meta(clf)) + judge_lines())

@@ -70,7 +70,10 @@ class DemoOptions:
     batch_size: int = 32
     """Rollouts per update."""
     max_new_tokens: int = 128
-    """Tokens per rollout and per measured sample."""
+    """Tokens per PPO rollout."""
+    sample_tokens: int = 640
+    """Tokens per measured and rendered sample, none ending sooner (past the policy's context by
+    a sliding window); real music is cut to windows as long."""
     lr: float = 5e-5
     """PPO learning rate."""
     num_samples: int = 64
@@ -79,8 +82,10 @@ class DemoOptions:
     """Samples rendered to MIDI/WAV/PNG before and after."""
 
     def validate(self) -> None:
-        if min(self.updates, self.num_samples, self.batch_size, self.listen, self.max_new_tokens) <= 0:
-            raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens and --listen must be positive")
+        if min(self.updates, self.num_samples, self.batch_size, self.listen, self.max_new_tokens,
+               self.sample_tokens) <= 0:
+            raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens, --sample-tokens and "
+                               "--listen must be positive")
 
 
 @dataclass

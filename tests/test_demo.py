@@ -9,7 +9,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
             "--discriminator", str(tiny_clf), "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
-            "--num-samples", "4", "--listen", "2"]
+            "--sample-tokens", "80", "--num-samples", "4", "--listen", "2"]  # 80 > the policy's context of 64
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
@@ -24,6 +24,8 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
         assert len(wavs) == 2 and all(w.stat().st_size > 44 for w in wavs)  # fluidsynth rendered sound
     summary = json.loads((out / "metrics.json").read_text())
     assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
+    assert summary["reference"].endswith("80-token windows)")  # real music as long as the samples
+    assert all(summary["metrics"][c]["length/median_bars"] >= 1 for c in summary["columns"])
     assert (out / "curves.png").stat().st_size > 0
 
 

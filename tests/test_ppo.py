@@ -234,3 +234,21 @@ def test_gae_inside_a_real_update_matches_the_closed_form(tmp_path, trained_run,
         np.testing.assert_allclose(ret.double().numpy(), expected_ret, rtol=1e-4, atol=1e-5)
         lengths |= set(mask.sum(1).tolist())
     assert len(lengths) > 1  # the masks really differ between rollouts
+
+
+def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained_run):
+    """The rollouts above end at different lengths; with EOS held back for all 40 tokens, none
+    ends early, and PPO's masks cover every token."""
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+
+    start = load_checkpoint(trained_run, load_policy)
+    ref = load_checkpoint(trained_run, load_policy).policy
+    cfg = load_config(None, {"ppo": {"out_dir": str(tmp_path / "ppo"), "updates": 2, "batch_size": 8,
+                                     "minibatch_size": 4, "max_new_tokens": 40, "min_new_tokens": 40,
+                                     "prompt": "bos", "epochs": 1, "reward": "repetition"},
+                             "model": start.meta["config"]["model"]})
+    finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False)
+    rows = read_metrics(tmp_path / "ppo")
+    assert [r["rollout/length"] for r in rows] == [40.0, 40.0]
+    assert [r["rollout/eos_fraction"] for r in rows] == [0.0, 0.0]
