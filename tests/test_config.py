@@ -46,7 +46,7 @@ def test_parse_overrides_nests():
     ("model.n_layer", "must look like section.key=value"),
     ("clf.balance=style", "clf.balance must be 'piece' or 'family'"),
     ("clf.augment_drop_notes=1", "clf.augment_drop_notes must be in"),
-    ("ppo.min_new_tokens=129", "ppo.min_new_tokens (129) must not exceed ppo.max_new_tokens (128)"),
+    ("ppo.min_new_tokens=129", "must not exceed ppo.max_new_tokens"),
     ("ppo.min_new_tokens=-1", "ppo.min_new_tokens must be"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(override, message):

@@ -24,7 +24,6 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
         assert len(wavs) == 2 and all(w.stat().st_size > 44 for w in wavs)  # fluidsynth rendered sound
     summary = json.loads((out / "metrics.json").read_text())
     assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
-    assert summary["reference"].endswith("80-token windows)")  # real music as long as the samples
     assert all(summary["metrics"][c]["length/median_bars"] >= 1 for c in summary["columns"])
     assert (out / "curves.png").stat().st_size > 0
 
