@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from bench.timing import best_of  # noqa: E402
 from policies import load_policy  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.config import SampleConfig  # noqa: E402
@@ -42,14 +42,6 @@ def plain_window(policy, prompts: torch.Tensor, n: int, generator: torch.Generat
         ids = torch.cat([ids, draw(torch.softmax(logits, -1), generator)[:, None]], 1)
     return ids
 
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

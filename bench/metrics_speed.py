@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import muspy  # noqa: E402
 import symusic  # noqa: E402
 import torch  # noqa: E402
 
+from bench.timing import best_of  # noqa: E402
 from rewards import REWARDS  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
 from rlmusic.config import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
@@ -53,14 +53,6 @@ def muspy_all(music) -> list[float]:
 def ours_all(piece) -> list[float]:
     return [getattr(M, n)(piece) for n in NAMES] + [M.groove_consistency(piece, 4 * piece.tpq)]
 
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

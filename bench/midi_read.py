@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +28,7 @@ import pretty_midi  # noqa: E402
 import symusic  # noqa: E402
 from midi_reference import muspy_like_pretty_midi  # noqa: E402
 
+from bench.timing import best_of  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
 from rlmusic.config import DataConfig  # noqa: E402
 from rlmusic.corpus import build_default_midi  # noqa: E402
@@ -49,14 +49,6 @@ def symusic_only(path: Path):
 def pitched_notes(score) -> int:
     return sum(len(t.notes) for t in score.tracks if not t.is_drum)
 
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
