@@ -23,7 +23,7 @@ import math
 
 from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
-from rlmusic.reward_contract import per_piece
+from rlmusic.reward_contract import per_piece, reads
 
 
 def band_score(value: float, low: float, high: float) -> float:
@@ -35,6 +35,7 @@ def band_score(value: float, low: float, high: float) -> float:
     return -min(1.0, distance / width)
 
 
+@reads(argument=True)
 def band(metric: str, bands: dict | None = None, name: str | None = None):
     """``metric`` inside its band: range [-1, 0]. ``bands``: {metric: (low, high)}."""
     if metric not in METRICS:
@@ -47,11 +48,13 @@ def band(metric: str, bands: dict | None = None, name: str | None = None):
     return per_piece(name or f"band:{metric}", -1.0, 0.0, lambda p: band_score(score(p), low, high))
 
 
+@reads("pitch_class_entropy")
 def pitch_entropy(bands: dict | None = None):
     """Pitch-class entropy inside the band: range [-1, 0] (``band:pitch_class_entropy``)."""
     return band("pitch_class_entropy", bands, name="pitch_entropy")
 
 
+@reads("scale_consistency")
 def scale(bands: dict | None = None):
     """Scale consistency inside the band: range [-1, 0] (``band:scale_consistency``)."""
     return band("scale_consistency", bands, name="scale")

@@ -16,7 +16,7 @@ import numpy as np
 
 from rlmusic.metrics import repeated_note_mask
 from rlmusic.music import Piece
-from rlmusic.reward_contract import per_piece
+from rlmusic.reward_contract import per_piece, reads
 
 LOOP_LENGTHS = (2, 3, 4)
 LOOP_TIMES = 3  # a pattern counts as a loop from its third back-to-back occurrence
@@ -57,6 +57,7 @@ def repetition_score(piece: Piece) -> float:
     return -(runs + repeated_bar_fraction(piece) + loops) / 3.0
 
 
+@reads("repeated_notes")  # its runs term is that metric; repeated bars and loops are not metrics
 def repetition():
     """The ``repetition`` reward: range [-1, 0], 0 for varied music."""
     return per_piece("repetition", -1.0, 0.0, repetition_score)

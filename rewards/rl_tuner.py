@@ -12,7 +12,7 @@ import numpy as np
 
 from rlmusic import metrics as M
 from rlmusic.music import Piece
-from rlmusic.reward_contract import per_piece
+from rlmusic.reward_contract import per_piece, reads
 
 
 def _or(value: float, default: float) -> float:
@@ -57,29 +57,36 @@ def autocorrelation_score(piece: Piece) -> float:
     return 1.0 - float(np.mean(values)) if values else 0.0
 
 
+@reads("notes_not_in_key")
 def in_key():
     return per_piece("in_key", 0.0, 1.0, in_key_score)
 
 
+@reads("starts_with_tonic")
 def tonic():
     return per_piece("tonic", 0.0, 1.0, tonic_score)
 
 
+@reads("leaps_resolved")
 def leaps_resolved():
     return per_piece("leaps_resolved", 0.0, 1.0, leaps_score)
 
 
+@reads("unique_max", "unique_min")
 def unique_extrema():
     return per_piece("unique_extrema", 0.0, 1.0, extrema_score)
 
 
+@reads("notes_in_motif")
 def motif():
     return per_piece("motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_motif(p))
 
 
+@reads("notes_in_repeated_motif")
 def repeated_motif():
     return per_piece("repeated_motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_repeated_motif(p))
 
 
+@reads("autocorrelation_1", "autocorrelation_2", "autocorrelation_3")
 def autocorrelation():
     return per_piece("autocorrelation", 0.0, 1.0, autocorrelation_score)

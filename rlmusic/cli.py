@@ -84,7 +84,8 @@ def cmd_metrics(args) -> int:
     from rlmusic.stage_options import MetricsOptions
 
     opts = from_flags(MetricsOptions, args, sample=_sample_cfg(args, args.num_samples))
-    print_and_write(run_metrics(opts, plugins().load_policy), args.json or "", args.csv or "", args.plot or "")
+    p = plugins()
+    print_and_write(run_metrics(opts, p.load_policy, p.rewards), args.json or "", args.csv or "", args.plot or "")
     return 0
 
 

@@ -27,7 +27,7 @@ DEMO_REWARD = "repetition,jazz_clf=2,pitch_entropy,scale,band:onsets_per_beat,ba
 JAZZ_PIECES = "/jazz/"
 # The independent measures first (the reward never sees them), then what the reward scores.
 DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frechet distance"),
-                 ("overlap_mean", "overlap/mean")]
+                 ("overlap_mean", "overlap/mean"), ("overlap_unseen", "overlap/unseen")]
 SUMMARY_ROWS = ["judge/p_jazz", "length/median_bars", "onsets_per_beat", "notes_per_bar", "polyphony", "bass_onsets_per_beat",
                 "swing_ratio", "copy/longest_bars", "jazz_probability", "repeated_notes", "pitch_class_entropy",
                 "scale_consistency", "distinct_4", "nll_under_reference", "dropped_tokens"]
@@ -136,7 +136,7 @@ def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample
 
     opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=sample_config(num, sample_tokens),
                           discriminator=str(clf), reference_model=str(policy_path), config=config, **reference)
-    summary = run_metrics(opts, plugins.load_policy)
+    summary = run_metrics(opts, plugins.load_policy, plugins.rewards)
     print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))
     return json.loads((out / "metrics.json").read_text())  # as written: what report pages read back
 
@@ -189,7 +189,9 @@ def summary_table(summary: dict) -> str:
     lines = ["".ljust(24) + "".join(c.rjust(w) for c, w in zip(cols, widths))]
     dist = summary.get("distance_to_reference") or {}
     for key, title in DISTANCE_ROWS if dist else []:
-        lines.append(line(title, [dist.get(c, {}).get(key) for c in cols]))
+        vals = [dist.get(c, {}).get(key) for c in cols]
+        if any(v is not None for v in vals):
+            lines.append(line(title, vals))
     for row in SUMMARY_ROWS:
         vals = [summary["metrics"][c].get(row) for c in cols]
         if any(v is not None for v in vals):

@@ -67,6 +67,7 @@ def _table(summary: dict, rows: list[tuple[str, str]]) -> str:
 HEADLINE = [("distance_to_reference:two_sample_auc", "classifier two-sample AUC vs real (0.5 = indistinguishable)"),
             ("distance_to_reference:frechet", "Fréchet distance to real (same-size columns only)"),
             ("distance_to_reference:overlap_mean", "overlap/mean with real (1 = same)"),
+            ("distance_to_reference:overlap_unseen", "overlap/mean over the metrics no reward term scores"),
             ("metrics:judge/p_jazz", "independent judge P(jazz) (never a reward)"),
             ("metrics:onsets_per_beat", "note onsets per beat"), ("metrics:notes_per_bar", "notes per bar"),
             ("metrics:polyphony", "polyphony"), ("metrics:bass_onsets_per_beat", "bass onsets per beat"),

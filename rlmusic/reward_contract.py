@@ -69,6 +69,21 @@ def reward(name: str, low: float, high: float) -> Callable[[Callable], Reward]:
     return wrap
 
 
+def reads(*metrics: str, argument: bool = False) -> Callable[[Callable], Callable]:
+    """Decorator for a reward factory: the ``rlmusic.metrics`` names its reward scores directly
+    (``argument=True``: a family such as ``band:``, which reads the metric it is given).
+
+    ``rlmusic metrics`` keeps them out of ``overlap/unseen``, so that closeness to real music is
+    also shown on what no reward term optimises."""
+
+    def wrap(factory: Callable) -> Callable:
+        factory.reads = metrics
+        factory.reads_argument = argument
+        return factory
+
+    return wrap
+
+
 def per_piece(name: str, low: float, high: float, score: Callable[[Piece], float]) -> Reward:
     """A reward that scores each decoded piece on its own."""
 
@@ -168,6 +183,19 @@ def reward_needs(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> se
         if found is not None:
             needs |= set(inspect.signature(found[0]).parameters) - {"metric", "name"}
     return needs
+
+
+def metrics_read(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
+    """The metrics the spec's rewards score directly (what their factories declare with ``reads``)."""
+    out: set[str] = set()
+    for name, _ in parse_reward_spec(spec):
+        found = resolve(name, registry)
+        if found is not None:
+            factory, args = found
+            out |= set(getattr(factory, "reads", ()))
+            if getattr(factory, "reads_argument", False):
+                out |= set(args)
+    return out
 
 
 def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reserved: Mapping[str, str] | None = None,

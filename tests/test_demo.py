@@ -1,6 +1,9 @@
 """The demo path at tiny size: every stage, audio, plots and the report, on a small folder."""
 
 import json
+import math
+
+import pytest
 
 from rlmusic.cli import main
 
@@ -26,6 +29,17 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
     assert all(summary["metrics"][c]["length/median_bars"] >= 1 for c in summary["columns"])
     assert (out / "curves.png").stat().st_size > 0
+    # overlap/unseen: every column over the metrics the demo's reward does not score
+    from rewards import REWARDS
+    from rlmusic.demo import DEMO_REWARD
+    from rlmusic.evaluate import unseen_overlap
+    from rlmusic.reward_contract import metrics_read
+
+    seen = frozenset(metrics_read(DEMO_REWARD, REWARDS))
+    for c, d in summary["distance_to_reference"].items():
+        overlap = {k: (math.nan if v is None else v) for k, v in summary["overlap_with_reference"][c].items()}
+        assert d["overlap_unseen"] == pytest.approx(unseen_overlap(overlap, seen))
+    assert "overlap/unseen" in printed
 
 
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():

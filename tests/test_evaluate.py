@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from policies import load_policy
 from rlmusic.checkpoint import load_checkpoint
 from rlmusic.cli import main
-from rlmusic.evaluate import Column, mean_nll, summarise
+from rlmusic.evaluate import Column, mean_nll, summarise, unseen_overlap
 from rlmusic.metrics import METRICS
 from rlmusic.midi_io import find_midi_files
 from rlmusic.music import piece_from_arrays
@@ -61,6 +61,22 @@ def test_folder_of_identical_pieces_overlaps_itself():
     s = summarise([a], Column("ref", [p, q] * 5))
     assert s["overlap_with_reference"]["a"]["pitch_range"] > 0.99
     assert s["metrics"]["a"]["distinct_4"] == 2 / 10  # two distinct 4-grams among ten
+
+
+def test_overlap_unseen_leaves_out_what_any_compared_reward_scores():
+    p = piece_from_arrays([0, 4, 8, 12], [4] * 4, [60, 64, 67, 72], tpq=4)
+    q = piece_from_arrays([0, 2, 4, 6], [2] * 4, [60, 62, 63, 66], tpq=4)
+    ref = Column("ref", [p, q] * 4)
+    plain = summarise([Column("a", [p] * 8), Column("b", [q] * 8)], ref)
+    assert all("overlap_unseen" not in d for d in plain["distance_to_reference"].values())
+    s = summarise([Column("a", [p] * 8, reward_reads=frozenset({"pitch_range"})),
+                   Column("b", [q] * 8, reward_reads=frozenset({"polyphony"}))], ref)
+    for label in ("a", "b"):  # both columns over the same metrics: neither pitch_range nor polyphony
+        overlap = s["overlap_with_reference"][label]
+        kept = [v for n, v in overlap.items() if n not in ("mean", "pitch_range", "polyphony") and not math.isnan(v)]
+        assert s["distance_to_reference"][label]["overlap_unseen"] == float(np.mean(kept))
+        assert len(kept) < len([v for n, v in overlap.items() if n != "mean" and not math.isnan(v)])
+    assert math.isnan(unseen_overlap({"mean": 0.5, "x": 0.2}, frozenset({"x"})))
 
 
 def test_length_in_bars_per_column():

@@ -11,7 +11,7 @@ from rlmusic.config import TokenizerConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
 from rlmusic.music import piece_from_arrays
-from rlmusic.reward_contract import RewardBatch, build_reward, parse_reward_spec, reward_needs, trl_reward_func
+from rlmusic.reward_contract import RewardBatch, build_reward, metrics_read, parse_reward_spec, reward_needs, trl_reward_func
 from rlmusic.tokens import build_tokenizer
 
 TPQ = 4
@@ -138,6 +138,15 @@ def test_band_family_scores_any_metric_by_name(tok):
         build_reward("band:polyphony", REWARDS)
     assert reward_needs("repetition,band:polyphony,jazz_clf", REWARDS) == {"bands", "discriminator"}
     assert reward_needs("repetition,tonic", REWARDS) == set()
+
+
+def test_rewards_declare_the_metrics_they_score():
+    spec = "repetition,jazz_clf=2,pitch_entropy,scale,band:onsets_per_beat,band:polyphony,unique_extrema"
+    assert metrics_read(spec, REWARDS) == {"repeated_notes", "pitch_class_entropy", "scale_consistency",
+                                           "onsets_per_beat", "polyphony", "unique_max", "unique_min"}
+    assert metrics_read("jazz_clf", REWARDS) == set()  # it reads tokens, no metric by name
+    for factory in REWARDS.values():  # a misspelt name would silently keep a metric in overlap/unseen
+        assert set(getattr(factory, "reads", ())) <= set(METRICS)
 
 
 def test_band_rewards_take_the_corpus_band(tok):
