@@ -384,6 +384,12 @@ class PPOConfig:
     to its last check above it (0: no such guard)."""
     refresh_target: float = 0.3
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
+    refresh_from: str = "jazz_set"
+    """The real music a refresh trains on: ``jazz_set`` (the rendered jazz / not-jazz set,
+    ``rlmusic data jazz``, where every standard comes in a jazz and a non-jazz groove) or
+    ``corpus:SELECTION`` (the training corpus: pieces whose name contains SELECTION, e.g.
+    ``corpus:/jazz/``, are jazz, the rest are not; its validation split is held out). The
+    corpus costs nothing to build, but its negatives are mostly folk tunes and chorales."""
     seed: int = 0
     """Seeds prompts, sampling and minibatch order."""
     report_to: str = "none"
@@ -416,6 +422,9 @@ class PPOConfig:
         if self.prompt not in ("corpus", "bos") and not (self.prompt.startswith("file:") and len(self.prompt) > 5):
             raise RLMusicError(f"ppo.prompt must be corpus, bos or file:DIR (a folder of MIDI files), "
                                f"got {self.prompt!r}")
+        if self.refresh_from != "jazz_set" and not (self.refresh_from.startswith("corpus:") and len(self.refresh_from) > 7):
+            raise RLMusicError(f"ppo.refresh_from must be jazz_set or corpus:SELECTION (e.g. corpus:/jazz/), "
+                               f"got {self.refresh_from!r}")
         if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1 and 0 <= self.refresh_real_floor < 1):
             raise RLMusicError("ppo.refresh_share must be in (0, 1), ppo.refresh_target in (0, 1] and "
                                "ppo.refresh_real_floor in [0, 1)")

@@ -166,6 +166,18 @@ def labelled_from_corpus(corpus: Corpus, manifest: dict | None = None) -> Labell
     return Labelled(pieces, np.array(labels), groups, splits, names)
 
 
+def labelled_from_selection(corpus: Corpus, select: str) -> Labelled:
+    """Any corpus as labelled pieces: names containing ``select`` are jazz, the rest are not; the
+    corpus's validation pieces are the test split; a piece's folder is its group."""
+    names = list(corpus.names)
+    labels = np.array([int(select in n) for n in names])
+    if labels.sum() in (0, len(names)):
+        raise RLMusicError(f"ppo.refresh_from needs pieces with and without {select!r} in their names; "
+                           f"{int(labels.sum())} of {len(names)} have it")
+    return Labelled([np.asarray(corpus.piece(i), dtype=np.int64) for i in range(len(names))], labels,
+                    [n.rsplit("/", 1)[0] for n in names], ["test" if v else "train" for v in corpus.is_val], names)
+
+
 # --- training ---------------------------------------------------------------------------------
 
 

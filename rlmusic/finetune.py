@@ -18,8 +18,15 @@ import torch
 from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
-from rlmusic.corpus import prepare_corpus, tokenize_folder
-from rlmusic.discriminator import Discriminator, Labelled, labelled_from_corpus, load_discriminator, refresh_discriminator
+from rlmusic.corpus import Corpus, prepare_corpus, tokenize_folder
+from rlmusic.discriminator import (
+    Discriminator,
+    Labelled,
+    labelled_from_corpus,
+    labelled_from_selection,
+    load_discriminator,
+    refresh_discriminator,
+)
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
@@ -84,7 +91,7 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
         from rlmusic.trl_algos import run_trl
 
         return Path(run_trl(cfg, model, tokenizer, reward_fn, openings, meta))
-    refresh = make_refresh(cfg, disc, tokenizer) if disc is not None and cfg.ppo.refresh_every else None
+    refresh = make_refresh(cfg, disc, tokenizer, corpus) if disc is not None and cfg.ppo.refresh_every else None
     if disc is not None and torch.cuda.is_available() and not cpu:
         disc.to("cuda")
     companions = {"discriminator": disc.save} if refresh is not None else None
@@ -97,16 +104,27 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
 def jazz_set_splits(tokenizer, data_cfg) -> tuple[Labelled, Labelled]:
     """The default jazz set (built or reused) read with ``tokenizer``: its (train, test) splits."""
     folder = build_default_set(progress=False)
-    data = labelled_from_corpus(tokenize_folder(folder, tokenizer, data_cfg, progress=False), read_manifest(folder))
+    return train_test(labelled_from_corpus(tokenize_folder(folder, tokenizer, data_cfg, progress=False),
+                                           read_manifest(folder)))
+
+
+def train_test(data: Labelled) -> tuple[Labelled, Labelled]:
     return tuple(data.select(np.array([s == split for s in data.splits])) for split in ("train", "test"))
 
 
-def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer):
-    """The co-evolving discriminator: the jazz set's training split against the fresh rollouts,
-    each beside a real jazz window cut like it (openings when rollouts start at BOS); its test
-    split's jazz (one window each, as long as the reward reads) must stay recognised."""
-    train, test = jazz_set_splits(tokenizer, cfg.data)
+def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus | None = None):
+    """The co-evolving discriminator: the training split of ``ppo.refresh_from`` (the jazz set,
+    or ``corpus`` by selection) against the fresh rollouts, each beside a real jazz window cut
+    like it (openings when rollouts start at BOS); its test split's jazz (one window each, as
+    long as the reward reads) must stay recognised."""
+    if cfg.ppo.refresh_from == "jazz_set":
+        train, test = jazz_set_splits(tokenizer, cfg.data)
+    else:
+        train, test = train_test(labelled_from_selection(corpus, cfg.ppo.refresh_from.removeprefix("corpus:")))
     real = [p[: disc.max_window].tolist() for p, y in zip(test.pieces, test.labels) if y == 1][:128]
+    if not real and cfg.ppo.refresh_real_floor > 0:
+        raise RLMusicError(f"ppo.refresh_from={cfg.ppo.refresh_from} holds out no jazz piece to keep recognised "
+                           "during refreshes; raise data.val_fraction or set ppo.refresh_real_floor=0")
     matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
     pc = cfg.ppo
     return lambda update, recent: refresh_discriminator(

@@ -9,21 +9,25 @@ import torch
 from policies import load_policy
 from rewards import REWARDS
 from rlmusic.checkpoint import list_checkpoints, load_checkpoint
+from rlmusic.cli import main
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.config_load import load_config
-from rlmusic.corpus import tokenize_folder
+from rlmusic.corpus import Corpus, tokenize_folder
 from rlmusic.discriminator import (
     Discriminator,
     Labelled,
     labelled_from_corpus,
+    labelled_from_selection,
     load_discriminator,
     refresh_discriminator,
     train_discriminator,
 )
+from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer
+from rlmusic.tracking import read_metrics
 
 
 def pads(tok, n: int, rng) -> list[list[int]]:
@@ -167,3 +171,40 @@ def test_every_fresh_negative_comes_with_a_real_jazz_positive_cut_like_it(jazz_s
             assert all(starts), "every positive is cut from a real jazz piece"
             if openings:
                 assert all(any(jazz[i][: len(w)].tolist() == w for i in idx) for idx, w in zip(starts, positives))
+
+
+def test_a_corpus_selection_labels_jazz_by_name_and_holds_out_its_validation_split():
+    corpus = Corpus(ids=np.arange(12, dtype=np.int32), offsets=np.array([0, 3, 6, 9, 12]),
+                    names=["mma/jazz/swing_0", "essen/tune_1", "mma/other/polka_2", "mma/jazz/bebop_3"],
+                    is_val=np.array([False, False, True, True]))
+    data = labelled_from_selection(corpus, "/jazz/")
+    assert data.labels.tolist() == [1, 0, 0, 1]
+    assert data.splits == ["train", "train", "test", "test"]
+    assert data.groups == ["mma/jazz", "essen", "mma/other", "mma/jazz"]
+    assert [p.tolist() for p in data.pieces][3] == [9, 10, 11]
+    with pytest.raises(RLMusicError, match="with and without '/blues/'"):
+        labelled_from_selection(corpus, "/blues/")
+
+
+def test_finetune_co_evolves_on_a_corpus_selection(tmp_path, trained_run, jazz_set, tiny_clf, cache_dir, capsys):
+    """`ppo.refresh_from=corpus:/jazz/` end to end: no jazz set to build, the refreshes logged, and
+    the co-evolved discriminator saved beside the policy."""
+    out = tmp_path / "ft"
+    assert main(["finetune", "--data", str(jazz_set), "--policy", str(trained_run), "--discriminator", str(tiny_clf),
+                 "--reward", "repetition,jazz_clf", "--out", str(out), "ppo.updates=2", "ppo.batch_size=8",
+                 "ppo.minibatch_size=4", "ppo.max_new_tokens=24", "ppo.prompt=bos", "ppo.refresh_every=1",
+                 "ppo.refresh_steps=5", "ppo.refresh_target=0.001", "ppo.refresh_from=corpus:/jazz/", "data.workers=1",
+                 "data.val_fraction=0.3"]) == 0
+    rows = [r for r in read_metrics(out) if "clf/refresh_p_jazz_before" in r]
+    assert len(rows) == 2 and all(r["clf/refresh_steps"] > 0 and 0 <= r["clf/refresh_real_jazz"] <= 1 for r in rows)
+    saved = Discriminator.load(out / "checkpoint-000002" / "discriminator")
+    start = load_discriminator(tiny_clf)
+    assert not all(torch.equal(x, y) for x, y in zip(start.state_dict().values(), saved.state_dict().values()))
+    assert main(["finetune", "--policy", str(trained_run), "--out", str(tmp_path / "bad"),
+                 "ppo.refresh_from=jazz"]) == 2
+    assert "ppo.refresh_from must be jazz_set or corpus:SELECTION" in capsys.readouterr().err
+    # a selection with no held-out jazz would leave real jazz unguarded
+    assert main(["finetune", "--data", str(jazz_set), "--policy", str(trained_run), "--discriminator", str(tiny_clf),
+                 "--reward", "jazz_clf", "--out", str(tmp_path / "unguarded"), "ppo.refresh_every=1",
+                 "ppo.refresh_from=corpus:/jazz/swing_0", "data.workers=1"]) == 2
+    assert "holds out no jazz piece" in capsys.readouterr().err
