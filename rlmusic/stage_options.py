@@ -67,10 +67,16 @@ class DemoOptions:
     """Discriminator (default: the shipped checkpoints/jazz-clf)."""
     updates: int = 100
     """PPO updates."""
-    batch_size: int = 32
+    batch_size: int = 16
     """Rollouts per update."""
-    max_new_tokens: int = 128
-    """Tokens per PPO rollout."""
+    max_new_tokens: int = 255
+    """Tokens per PPO rollout, none ending sooner (a policy rewarded per piece otherwise learns to
+    end early); 255 fills the tiny policy's context after BOS."""
+    refresh_every: int = 10
+    """Co-evolve the discriminator every this many updates (ppo.refresh_every; 0: frozen)."""
+    refresh_from: str = ""
+    """Its real music (ppo.refresh_from); default corpus:/jazz/ on the embedded corpus. With
+    --data, name the folder's jazz pieces (e.g. corpus:/jazz/), or it stays frozen."""
     sample_tokens: int = 640
     """Tokens per measured and rendered sample, none ending sooner (past the policy's context by
     a sliding window); real music is cut to windows as long."""
@@ -86,6 +92,8 @@ class DemoOptions:
                self.sample_tokens) <= 0:
             raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens, --sample-tokens and "
                                "--listen must be positive")
+        if self.refresh_every < 0:
+            raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
 
 
 @dataclass

@@ -16,6 +16,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
+    assert "discriminator frozen" in printed  # a user's folder names no jazz pieces to co-evolve on
     report = (out / "report.md").read_text()
     assert "## Against real music" in report and "curves.png" in report
     # the report leads with the measures the reward never sees
