@@ -116,8 +116,9 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
     samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.sample_tokens, plugins)
     timings["samples"] = time.time() - t
-    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart)
-    page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD), summary, samples, curves, goodhart,
+    coevolved = refresh_from if refresh else ""
+    report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart, coevolved)
+    page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD, coevolved), summary, samples, curves, goodhart,
                       out / "plots", notes=discriminator_lines(clf_meta) + judge_lines())
     total = time.time() - t_start
 
@@ -174,9 +175,15 @@ def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, 
     return samples, curves_png(run, out / "curves.png"), goodhart_png(run, out / "goodhart.png"), audio_note
 
 
-def intro(reward: str) -> str:
-    return (f"The pretrained policy, then the same policy after PPO against {reward}, judged on the same "
-            "metrics as real music (the embedded corpus's jazz, or your --data folder).")
+def intro(reward: str, refresh_from: str = "") -> str:
+    coevolving = f", the discriminator co-evolving with it on {refresh_from}" if refresh_from else ""
+    return (f"The pretrained policy, then the same policy after PPO against {reward}{coevolving}, judged on the "
+            "same metrics as real music (the embedded corpus's jazz, or your --data folder).")
+
+
+def refresh_of(ppo: dict) -> str:
+    """What a finetune config's discriminator co-evolved on ("" when it stayed frozen)."""
+    return ppo.get("refresh_from", "jazz_set") if ppo.get("refresh_every") else ""
 
 
 def discriminator_lines(clf_meta: dict) -> list[str]:
@@ -221,15 +228,16 @@ def judge_lines() -> list[str]:
 
 
 def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta: dict, timings: dict,
-                 audio_note: str, goodhart: Path | None = None) -> Path:
+                 audio_note: str, goodhart: Path | None = None, refresh_from: str = "") -> Path:
     def rel(p: Path) -> str:
         return str(Path(p).relative_to(out))
 
     test = clf_meta.get("test") or {}
     cv = clf_meta.get("grouped_cv") or {}
     lines = ["# rlmusic demo report", "",
-             f"The tiny pretrained policy, then the same policy after PPO against `{DEMO_REWARD}`, "
-             "judged on the same metrics as real music (the embedded corpus's jazz arrangements, or your "
+             f"The tiny pretrained policy, then the same policy after PPO against `{DEMO_REWARD}`"
+             + (f" (the discriminator co-evolving with it on `{refresh_from}`)" if refresh_from else "")
+             + ", judged on the same metrics as real music (the embedded corpus's jazz arrangements, or your "
              "`--data` folder).", "",
              "## Against real music", "",
              "First the measures the reward never sees: how far each column is from real music on the whole "
@@ -294,5 +302,6 @@ def report_folder(folder: Path, plugins: Plugins, num: int = 32, sample_tokens: 
     summary = measure(out, policy_path, folder, clf, num, sample_tokens, config, {"reference_from": selection},
                       plugins)
     samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, sample_tokens, plugins)
-    return write_html(out, f"rlmusic report: {folder.name}", intro(meta.get("reward_spec", "its rewards")), summary,
+    what = intro(meta.get("reward_spec", "its rewards"), refresh_of(meta["config"]["ppo"]))
+    return write_html(out, f"rlmusic report: {folder.name}", what, summary,
                       samples, curves, goodhart, out / "plots", notes=discriminator_lines(read_meta(clf)) + judge_lines())
