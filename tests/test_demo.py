@@ -49,3 +49,13 @@ def test_unseen_summary_shows_balanced_accuracy_when_recorded():
     old = {"accuracy": 0.693, "roc_auc": 0.686}  # a record written before balanced accuracy was reported
     assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
     assert unseen_summary(old | {"balanced_accuracy": 0.644}) == "accuracy 0.693, balanced 0.644, ROC-AUC 0.686"
+
+
+def test_the_report_says_what_the_discriminator_co_evolved_on():
+    from rlmusic.demo import intro, refresh_of
+
+    assert refresh_of({"refresh_every": 10, "refresh_from": "corpus:/jazz/"}) == "corpus:/jazz/"
+    assert refresh_of({"refresh_every": 10}) == "jazz_set"  # a config from before refresh_from: the default
+    assert refresh_of({"refresh_every": 0, "refresh_from": "corpus:/jazz/"}) == ""
+    assert "co-evolving with it on corpus:/jazz/" in intro("jazz_clf", "corpus:/jazz/")
+    assert "co-evolving" not in intro("jazz_clf")
