@@ -379,9 +379,9 @@ class PPOConfig:
     windows cut like them come beside them as positives), each read as
     the reward reads it: its last window of the discriminator's length."""
     refresh_real_floor: float = 0.7
-    """Held-out real jazz (the jazz set's test openings) must end a refresh at or above this mean
-    P(jazz): a refresh stops only once it is, and one whose step budget ends below it goes back
-    to its last check above it (0: no such guard)."""
+    """Held-out real jazz (openings of the test split's jazz in refresh_from) must end a refresh
+    at or above this mean P(jazz): a refresh stops only once it is, and one whose step budget
+    ends below it goes back to its last check above it (0: no such guard)."""
     refresh_target: float = 0.3
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     refresh_from: str = "jazz_set"
