@@ -19,17 +19,11 @@ from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint,
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import Corpus, prepare_corpus, tokenize_folder
-from rlmusic.discriminator import (
-    Discriminator,
-    Labelled,
-    labelled_from_corpus,
-    labelled_from_selection,
-    load_discriminator,
-    refresh_discriminator,
-)
+from rlmusic.discriminator import Discriminator, load_discriminator, refresh_discriminator
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
+from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selection
 from rlmusic.plugins import Plugins
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for

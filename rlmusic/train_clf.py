@@ -23,8 +23,6 @@ from rlmusic.discriminator import (
     Discriminator,
     evaluate_discriminator,
     grouped_cv,
-    labelled_from_corpus,
-    labelled_from_folders,
     load_discriminator,
     save_discriminator,
     style_folds,
@@ -33,6 +31,7 @@ from rlmusic.discriminator import (
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
+from rlmusic.labelled import labelled_from_corpus, labelled_from_folders
 from rlmusic.plugins import Plugins
 from rlmusic.stage_options import JazzSetSpec
 from rlmusic.tokens import build_tokenizer, load_miditok

@@ -9,10 +9,10 @@ import numpy as np
 
 from rlmusic.config_load import load_config, resolve_config_path
 from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import labelled_from_corpus
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
 from rlmusic.judge import Judge, train_judge
+from rlmusic.labelled import labelled_from_corpus
 from rlmusic.music import piece_from_score
 from rlmusic.resources import SHIPPED_JUDGE
 from rlmusic.stage_options import JazzSetSpec

@@ -76,9 +76,10 @@ def main() -> None:
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import DataConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import classification_report, family_accuracy, labelled_from_corpus, style_folds
+    from rlmusic.discriminator import classification_report, family_accuracy, style_folds
     from rlmusic.jazz_data import family_of, read_manifest
     from rlmusic.jazz_set import build_default_set
+    from rlmusic.labelled import labelled_from_corpus
 
     tokenizer = load_checkpoint(args.policy, load_policy).tokenizer
     folder = Path(args.set) if args.set else build_default_set()

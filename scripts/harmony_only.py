@@ -32,9 +32,10 @@ from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
 from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import tokenize_folder  # noqa: E402
-from rlmusic.discriminator import classification_report, labelled_from_corpus, style_folds  # noqa: E402
+from rlmusic.discriminator import classification_report, style_folds  # noqa: E402
 from rlmusic.jazz_data import family_of, read_manifest  # noqa: E402
 from rlmusic.jazz_set import build_default_set  # noqa: E402
+from rlmusic.labelled import labelled_from_corpus  # noqa: E402
 from rlmusic.music import piece_from_score  # noqa: E402
 from rlmusic.texture import CHORD_TEMPLATES, beat_chords, chord_changes_per_bar  # noqa: E402
 from rlmusic.tokens import build_tokenizer, decode_ids  # noqa: E402

@@ -85,14 +85,9 @@ def tiny_clf(tmp_path_factory, jazz_set, cache_dir) -> Path:
 
     from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import (
-        Discriminator,
-        evaluate_discriminator,
-        labelled_from_corpus,
-        save_discriminator,
-        train_discriminator,
-    )
+    from rlmusic.discriminator import Discriminator, evaluate_discriminator, save_discriminator, train_discriminator
     from rlmusic.jazz_data import read_manifest
+    from rlmusic.labelled import labelled_from_corpus
     from rlmusic.tokens import build_tokenizer
 
     folder, root = jazz_set, tmp_path_factory.mktemp("clf")

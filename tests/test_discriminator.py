@@ -12,12 +12,10 @@ from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
 from rlmusic.discriminator import (
     Discriminator,
-    Labelled,
     balanced_accuracy,
     drop_notes,
     evaluate_discriminator,
     grouped_cv,
-    labelled_from_corpus,
     load_discriminator,
     roc_auc,
     sample_windows,
@@ -26,6 +24,7 @@ from rlmusic.discriminator import (
 )
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
+from rlmusic.labelled import Labelled, labelled_from_corpus
 from rlmusic.reward_contract import RewardBatch, build_reward
 from rlmusic.tokens import build_tokenizer
 

@@ -11,10 +11,10 @@ from rewards import RESERVED, REWARDS
 from rlmusic.cli import main
 from rlmusic.config import DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import labelled_from_corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.judge import FEATURES, Judge, excerpt, features, train_judge
+from rlmusic.labelled import labelled_from_corpus
 from rlmusic.music import piece_from_arrays, piece_from_score
 from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer, decode_ids
