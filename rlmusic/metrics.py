@@ -297,25 +297,44 @@ def distinct_n(sequences: Sequence[Sequence[int]], n: int = 4) -> float:
     return len(grams) / total if total else NAN
 
 
-def overlap_area(a: Sequence[float], b: Sequence[float], grid: int = 512) -> float:
-    """Overlap area of two samples' Gaussian kernel density estimates (Scott's bandwidth), as
-    MGEval compares a generated set with real data: 1.0 for identical distributions, 0 for
-    disjoint. NaN values are dropped; NaN if either side has fewer than 2 values."""
+def overlap_area(a: Sequence[float], b: Sequence[float], grid: int = 512, atom_share: float = 0.05) -> float:
+    """Overlap area of two samples' distributions: 1.0 for identical ones, 0 for disjoint. NaN
+    values are dropped; NaN if either side has fewer than 2 values.
+
+    A value repeated exactly in at least ``atom_share`` of either sample (a metric that is 0 for
+    most pieces, a count such as pitch classes used) is a point mass, and its overlap is the
+    smaller of its two shares, as in a histogram. The remaining values are compared as MGEval
+    compares sets: the overlap of Gaussian kernel density estimates (Scott's bandwidth), each
+    weighted by its share. A density estimate alone cannot hold a point mass: two sets that are
+    both 90% zero would overlap near 0, the narrow spike of the one missing the wide bump of the
+    other."""
     a = np.asarray([x for x in a if not math.isnan(x)], float)
     b = np.asarray([x for x in b if not math.isnan(x)], float)
     if len(a) < 2 or len(b) < 2:
         return NAN
+    va, ca = np.unique(a, return_counts=True)
+    vb, cb = np.unique(b, return_counts=True)
+    share_a, share_b = dict(zip(va.tolist(), ca / len(a))), dict(zip(vb.tolist(), cb / len(b)))
+    atoms = {v for v, s in share_a.items() if s >= atom_share} | {v for v, s in share_b.items() if s >= atom_share}
+    atom_overlap = sum(min(share_a.get(v, 0.0), share_b.get(v, 0.0)) for v in atoms)
+    rest_a = a[~np.isin(a, list(atoms))] if atoms else a
+    rest_b = b[~np.isin(b, list(atoms))] if atoms else b
+    # Fewer than 2 values left on a side (under 2/n of its mass) leave no density to compare.
+    if len(rest_a) < 2 or len(rest_b) < 2:
+        return float(min(atom_overlap, 1.0))
     spread = max(max(a.max(), b.max()) - min(a.min(), b.min()), 1e-6)
 
     def bandwidth(x: np.ndarray) -> float:
         return max(x.std(ddof=1), 1e-3 * spread) * len(x) ** (-1 / 5)
 
-    bw_a, bw_b = bandwidth(a), bandwidth(b)
+    bw_a, bw_b = bandwidth(rest_a), bandwidth(rest_b)
     pad = 4 * max(bw_a, bw_b)  # the grid holds all but ~1e-4 of each density's mass
-    xs = np.linspace(min(a.min(), b.min()) - pad, max(a.max(), b.max()) + pad, grid)
+    xs = np.linspace(min(rest_a.min(), rest_b.min()) - pad, max(rest_a.max(), rest_b.max()) + pad, grid)
 
     def kde(x: np.ndarray, bw: float) -> np.ndarray:
         z = (xs[:, None] - x[None, :]) / bw  # (grid, n)
         return np.exp(-0.5 * z**2).sum(1) / (len(x) * bw * math.sqrt(2 * math.pi))
 
-    return float(np.clip(np.trapezoid(np.minimum(kde(a, bw_a), kde(b, bw_b)), xs), 0.0, 1.0))
+    weight_a, weight_b = len(rest_a) / len(a), len(rest_b) / len(b)
+    dense = np.trapezoid(np.minimum(weight_a * kde(rest_a, bw_a), weight_b * kde(rest_b, bw_b)), xs)
+    return float(np.clip(atom_overlap + dense, 0.0, 1.0))

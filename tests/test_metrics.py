@@ -111,6 +111,21 @@ def test_distinct_n_and_overlap_area():
     assert 0.2 < M.overlap_area(a, rng.normal(1.5, 1, 400)) < 0.6  # two unit normals 1.5 apart: 0.45
 
 
+def test_overlap_area_holds_point_masses():
+    # Values repeated exactly are compared as a histogram: the smaller share of each.
+    assert M.overlap_area([0.0] * 10, [0.0] * 9 + [1.0]) == pytest.approx(0.9)
+    assert M.overlap_area([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(0.25 + 0.5)
+    assert M.overlap_area([12, 12, 12, 11], [12, 11, 10, 9, 9, 9]) == pytest.approx(1 / 6 + 1 / 6)
+    # All zeros against 90% zeros plus a spread: a density estimate alone gives under 0.1.
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0.01, 0.3, 20)
+    assert M.overlap_area([0.0] * 64, [0.0] * 180 + list(spread)) == pytest.approx(0.9)
+    # Half zeros and half a unit normal: the same mix overlaps near 1, a shifted normal by the zeros.
+    mix = lambda mu: np.concatenate([np.zeros(400), rng.normal(mu, 1, 400)])  # noqa: E731
+    assert M.overlap_area(mix(3), mix(3)) > 0.93
+    assert M.overlap_area(mix(3), mix(30)) == pytest.approx(0.5, abs=0.01)
+
+
 MUSPY = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]
 
