@@ -302,6 +302,11 @@ class PPOConfig:
     """The ``pitch_entropy``/``scale`` bands come from the training pieces whose name contains
     this (e.g. ``/jazz/``: the corpus's jazz arrangements, the style PPO is pushed toward);
     empty: the whole training split."""
+    band_low: float = 0.05
+    """A band reward's band starts at this quantile of the target pieces' values..."""
+    band_high: float = 0.95
+    """...and ends at this one: 0.25 and 0.75 hold a metric to the middle half of the target
+    music rather than only keeping it out of the tails."""
     updates: int = 100
     """PPO updates (each: rollouts, scoring, several epochs of minibatches)."""
     batch_size: int = 32
@@ -428,6 +433,9 @@ class PPOConfig:
         if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1 and 0 <= self.refresh_real_floor < 1):
             raise RLMusicError("ppo.refresh_share must be in (0, 1), ppo.refresh_target in (0, 1] and "
                                "ppo.refresh_real_floor in [0, 1)")
+        if not 0 <= self.band_low < self.band_high <= 1:
+            raise RLMusicError(f"ppo.band_low and ppo.band_high must be quantiles with 0 <= low < high <= 1, "
+                               f"got {self.band_low} and {self.band_high}")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
         if not 0 < self.top_p <= 1:

@@ -70,7 +70,8 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
         disc.check_tokenizer(tokenizer, f"the policy {policy}")
     needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    bands = corpus_bands(corpus, tokenizer, select=cfg.ppo.bands_from, window=cfg.ppo.max_new_tokens) \
+    bands = corpus_bands(corpus, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), select=cfg.ppo.bands_from,
+                         window=cfg.ppo.max_new_tokens) \
         if "bands" in needs else None
     reward_fn = build_reward(cfg.ppo.reward, plugins.rewards, reserved=plugins.reserved, bands=bands,
                              discriminator=disc)

@@ -48,6 +48,7 @@ def test_parse_overrides_nests():
     ("clf.augment_drop_notes=1", "clf.augment_drop_notes must be in"),
     ("ppo.min_new_tokens=129", "must not exceed ppo.max_new_tokens"),
     ("ppo.min_new_tokens=-1", "ppo.min_new_tokens must be"),
+    ("ppo.band_low=0.96", "ppo.band_low and ppo.band_high must be quantiles"),
 ])
 def test_bad_values_are_one_line_errors_naming_the_key(override, message):
     with pytest.raises(RLMusicError, match=message.replace("(", r"\(")) as e:

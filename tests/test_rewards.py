@@ -184,5 +184,7 @@ def test_bands_from_a_selection_of_the_corpus(folk_dir, cache_dir):
     bands = corpus_bands(corpus, tok, select=select)
     assert bands["pitch_class_entropy"] == pytest.approx((np.quantile(values, 0.05), np.quantile(values, 0.95)))
     assert bands != corpus_bands(corpus, tok)  # cached apart from the whole-split bands
+    middle = corpus_bands(corpus, tok, (0.25, 0.75), select=select)  # cached apart from the 5-95% band
+    assert middle["pitch_class_entropy"] == pytest.approx((np.quantile(values, 0.25), np.quantile(values, 0.75)))
     with pytest.raises(RLMusicError, match="no train piece"):
         corpus_sample(corpus, tok, "train", select="no such piece")
