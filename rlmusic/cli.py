@@ -141,7 +141,7 @@ def cmd_report(args) -> int:
     from rlmusic.demo import report_folder
 
     page = report_folder(Path(args.folder), plugins(), num=args.num_samples, sample_tokens=args.sample_tokens,
-                         listen_n=args.listen)
+                         listen_n=args.listen, sample_bars=args.sample_bars)
     print(f"report: {page}")
     return 0
 
@@ -256,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", help="what `rlmusic demo --out` or `rlmusic finetune --out` wrote")
     p.add_argument("--num-samples", type=int, default=32, help="pieces per column (finetune runs)")
     p.add_argument("--sample-tokens", type=int, default=640, help="tokens per sample, none ending sooner (finetune runs)")
+    p.add_argument("--sample-bars", type=int, default=8, help="bars per sample at least: one still short of them "
+                   "goes on to the bar line (finetune runs; 0: off)")
     p.add_argument("--listen", type=int, default=4, help="samples rendered before and after (finetune runs)")
     p.set_defaults(func=cmd_report)
 

@@ -206,6 +206,9 @@ class SampleConfig:
     min_new_tokens: int = 0
     """No end (EOS) before this many new tokens (transformers' ``min_new_tokens``): pieces as
     long as asked for, however early the policy would end them."""
+    min_bars: int = 0
+    """No end before this many bars: EOS is held back, and a sample still short of them at
+    ``max_new_tokens`` goes on (up to twice as many tokens) until its next bar line; 0: off."""
     context_keep: int = 0
     """A sample that outgrows the policy's context goes on from its last this-many tokens, re-read
     as a fresh window (a sliding window; the policy was trained on windows cut anywhere in a
@@ -214,7 +217,7 @@ class SampleConfig:
     def validate(self) -> None:
         if self.num <= 0 or self.batch_size <= 0 or self.max_new_tokens <= 0:
             raise RLMusicError("sample.num, sample.batch_size and sample.max_new_tokens must be positive")
-        _non_negative("sample", self, "context_keep", "min_new_tokens")
+        _non_negative("sample", self, "context_keep", "min_new_tokens", "min_bars")
         if not self.temperature > 0:
             raise RLMusicError(f"sample.temperature must be > 0, got {self.temperature}")
         _non_negative("sample", self, "top_k")

@@ -110,11 +110,12 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     t = _step("5/6 metrics before vs after")
     reference = {"reference": args.data} if args.data else {"reference_from": JAZZ_PIECES}
     summary = measure(out, policy_path, run, clf, args.num_samples, args.sample_tokens, args.config, reference,
-                      plugins)
+                      plugins, bars=args.sample_bars)
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
-    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.sample_tokens, plugins)
+    samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.sample_tokens, plugins,
+                                                   bars=args.sample_bars)
     timings["samples"] = time.time() - t
     coevolved = refresh_from if refresh else ""
     report = write_report(out, summary, samples, curves, clf_meta, timings, audio_note, goodhart, coevolved)
@@ -131,25 +132,27 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     return 0
 
 
-def sample_config(num: int, tokens: int, seed: int = 0) -> SampleConfig:
-    """``num`` samples of exactly ``tokens`` tokens (no EOS before them), so every sample is as long
-    as the real windows it is compared with."""
-    return SampleConfig(num=num, max_new_tokens=tokens, min_new_tokens=tokens, batch_size=16, seed=seed)
+def sample_config(num: int, tokens: int, seed: int = 0, bars: int = 0) -> SampleConfig:
+    """``num`` samples of ``tokens`` tokens (no EOS before them), so every sample is as long as the
+    real windows it is compared with; one still short of ``bars`` bars then goes on to the bar
+    line that closes them."""
+    return SampleConfig(num=num, max_new_tokens=tokens, min_new_tokens=tokens, batch_size=16, seed=seed,
+                        min_bars=bars)
 
 
 def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample_tokens: int, config: str,
-            reference: dict[str, str], plugins: Plugins) -> dict:
+            reference: dict[str, str], plugins: Plugins, bars: int = 0) -> dict:
     """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary."""
     from rlmusic.evaluate import print_and_write, run_metrics
 
-    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=sample_config(num, sample_tokens),
+    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=sample_config(num, sample_tokens, bars=bars),
                           discriminator=str(clf), reference_model=str(policy_path), config=config, **reference)
     summary = run_metrics(opts, plugins.load_policy, plugins.rewards)
     print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))
     return json.loads((out / "metrics.json").read_text())  # as written: what report pages read back
 
 
-def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins):
+def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins, bars: int = 0):
     """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
     Returns (samples, curves, goodhart, why there is no audio or '')."""
     from rlmusic.checkpoint import load_checkpoint
@@ -158,7 +161,7 @@ def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, 
     from rlmusic.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
 
     samples = {}
-    sample_cfg = sample_config(n, sample_tokens, seed=1)
+    sample_cfg = sample_config(n, sample_tokens, seed=1, bars=bars)
     for tag, path in (("before", policy_path), ("after", run)):
         ckpt = load_checkpoint(path, plugins.load_policy)
         pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, sample_cfg)
@@ -274,7 +277,7 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
 
 
 def report_folder(folder: Path, plugins: Plugins, num: int = 32, sample_tokens: int = 640, listen_n: int = 4,
-                  config: str = "tiny") -> Path:
+                  config: str = "tiny", sample_bars: int = 8) -> Path:
     """``rlmusic report``: a demo folder's report.html rebuilt from its files, or, for a finetune
     run, metrics before (its reference policy) vs after, samples and the page in ``RUN/report/``."""
     from rlmusic.checkpoint import list_checkpoints, read_meta
@@ -300,8 +303,8 @@ def report_folder(folder: Path, plugins: Plugins, num: int = 32, sample_tokens: 
     policy_path, clf = Path(meta["reference"]), Path(meta.get("discriminator") or SHIPPED_CLF)
     selection = meta["config"]["ppo"].get("bands_from") or JAZZ_PIECES
     summary = measure(out, policy_path, folder, clf, num, sample_tokens, config, {"reference_from": selection},
-                      plugins)
-    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, sample_tokens, plugins)
+                      plugins, bars=sample_bars)
+    samples, curves, goodhart, _ = listen(out, policy_path, folder, listen_n, sample_tokens, plugins, bars=sample_bars)
     what = intro(meta.get("reward_spec", "its rewards"), refresh_of(meta["config"]["ppo"]))
     return write_html(out, f"rlmusic report: {folder.name}", what, summary,
                       samples, curves, goodhart, out / "plots", notes=discriminator_lines(read_meta(clf)) + judge_lines())

@@ -10,6 +10,7 @@ from symusic import Score
 from tqdm import tqdm
 
 from rlmusic.config import SampleConfig
+from rlmusic.copies import bar_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import write_score
 from rlmusic.music import bar_ticks
@@ -34,12 +35,13 @@ def generate_pieces(policy: Policy, tokenizer, cfg: SampleConfig, prompts: torch
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     bos, pad = policy.special["bos"], policy.special["pad"]
     pieces: list[GeneratedPiece] = []
+    bars = bar_ids(tokenizer).tolist() if cfg.min_bars else []
     bar = tqdm(total=cfg.num, desc="generating", unit="piece", disable=not progress)
     for start in range(0, cfg.num, cfg.batch_size):
         n = min(cfg.batch_size, cfg.num - start)
         p = prompts[start : start + n] if prompts is not None else torch.full((n, 1), bos, dtype=torch.long)
         p = p.to(device)
-        ids = sample(policy, p, cfg, generator=generator)  # (n, P + N), sliding past the context
+        ids = sample(policy, p, cfg, generator=generator, bar_ids=bars)  # (n, P + N), sliding past the context
         for row in ids[:, 1 if keep_prompt else p.shape[1]:].tolist():
             row = [i for i in row if i != pad]
             score, report = decode_ids(tokenizer, row)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -125,15 +126,18 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
 
 
 def sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None = None,
-           stop_at_eos: bool = True) -> torch.Tensor:
+           stop_at_eos: bool = True, bar_ids: Sequence[int] = ()) -> torch.Tensor:
     """Sample continuations with a KV cache / recurrent state.
 
     ``prompts`` (B, P) must all have the same length P (e.g. BOS only, or openings
     cut to one length). Returns (B, P + N) ids, N <= cfg.max_new_tokens; after a
     sequence's EOS every further id is PAD. A sample longer than the policy's context
-    goes on from its last ``cfg.context_keep`` tokens each time the window fills.
+    goes on from its last ``cfg.context_keep`` tokens each time the window fills. With
+    ``cfg.min_bars`` (``bar_ids``: the tokenizer's Bar tokens, each opening a bar), a sample
+    still short of them at ``cfg.max_new_tokens`` goes on until the bar line that closes the
+    last bar asked for (N up to twice ``cfg.max_new_tokens``).
     """
-    return _sample(policy, prompts, cfg, generator, stop_at_eos, record=False)[0]
+    return _sample(policy, prompts, cfg, generator, stop_at_eos, record=False, bar_ids=bar_ids)[0]
 
 
 def sample_recorded(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig,
@@ -146,11 +150,17 @@ def sample_recorded(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig,
 
 @torch.no_grad()
 def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None,
-            stop_at_eos: bool, record: bool) -> tuple[torch.Tensor, Rollout | None]:
+            stop_at_eos: bool, record: bool, bar_ids: Sequence[int] = ()) -> tuple[torch.Tensor, Rollout | None]:
     if prompts.dim() != 2 or prompts.shape[1] == 0:
         raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
+    if cfg.min_bars and (record or not stop_at_eos):
+        raise RLMusicError("sample.min_bars is for generation only: a PPO rollout has a fixed length")
+    if cfg.min_bars and not len(bar_ids):
+        raise RLMusicError("sample.min_bars counts the tokenizer's Bar tokens, which a BPE vocabulary merges away; "
+                           "set it to 0 and ask for tokens instead")
+    total = cfg.max_new_tokens * (2 if cfg.min_bars else 1)  # the most a sample short of bars may run to
     limit = policy.max_length
-    slide = limit is not None and prompts.shape[1] + cfg.max_new_tokens > limit
+    slide = limit is not None and prompts.shape[1] + total > limit
     if slide and (record or prompts.shape[1] > limit):
         # PPO scores a rollout with one forward over all of it, so a rollout must fit the context
         raise RLMusicError(f"prompt ({prompts.shape[1]}) + max_new_tokens ({cfg.max_new_tokens}) exceeds the "
@@ -166,10 +176,15 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
                                                             device=str(prompts.device)))
     ids = prompts
     done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
+    bars = torch.as_tensor(list(bar_ids), dtype=torch.long, device=prompts.device)
+    n_bars = torch.zeros(len(prompts), dtype=torch.long, device=prompts.device)  # bar lines sampled so far
     out = policy(prompts, use_cache=True, with_values=record)
     new, step_logits, vals = [], [], []
-    for t in range(cfg.max_new_tokens):
+    for t in range(total):
         logits = out.logits[:, -1, :].float()  # (B, V)
+        if cfg.min_bars:  # EOS held back until the bar line after the last bar asked for, before any warper
+            logits = logits.clone()
+            logits[n_bars <= cfg.min_bars, eos] = float("-inf")
         scores = warpers(ids, logits)
         probs = torch.softmax(scores, dim=-1)
         nxt = draw(probs, generator)  # (B,)
@@ -179,11 +194,15 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
             step_logits.append(logits)
             vals.append(out.values[:, -1].float())
         ids = torch.cat([ids, nxt[:, None]], dim=1)
+        if cfg.min_bars:
+            n_bars += torch.isin(nxt, bars)
         if stop_at_eos:
             done = done | (nxt == eos)
+            if cfg.min_bars and t + 1 >= cfg.max_new_tokens:  # long enough, and its bars are there
+                done = done | (n_bars > cfg.min_bars)
             if bool(done.all()):
                 break
-        if t + 1 == cfg.max_new_tokens:  # no forward for a token that will never be sampled from
+        if t + 1 == total:  # no forward for a token that will never be sampled from
             break
         if slide and length == limit:  # the window is full: go on from a fresh read of its tail
             out = policy(ids[:, -keep:], use_cache=True, with_values=record)

@@ -80,6 +80,9 @@ class DemoOptions:
     sample_tokens: int = 640
     """Tokens per measured and rendered sample, none ending sooner (past the policy's context by
     a sliding window); real music is cut to windows as long."""
+    sample_bars: int = 8
+    """Bars every measured and rendered sample has at least: one still short of them after
+    --sample-tokens goes on to the bar line that closes them (0: off)."""
     lr: float = 5e-5
     """PPO learning rate."""
     num_samples: int = 64
@@ -92,6 +95,8 @@ class DemoOptions:
                self.sample_tokens) <= 0:
             raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens, --sample-tokens and "
                                "--listen must be positive")
+        if self.sample_bars < 0:
+            raise RLMusicError(f"--sample-bars must be 0 (off) or positive, got {self.sample_bars}")
         if self.refresh_every < 0:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
 

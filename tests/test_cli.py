@@ -22,6 +22,32 @@ def test_generate_writes_midi_files_with_notes(trained_run, tmp_path, capsys):
     assert [f.read_bytes() for f in files] == [f.read_bytes() for f in sorted(again.glob("*.mid"))]
 
 
+def test_min_bars_runs_a_short_sample_on_to_its_bar_line(trained_run):
+    from dataclasses import replace
+
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.config import SampleConfig
+    from rlmusic.copies import bar_ids
+    from rlmusic.generate import generate_pieces
+
+    ckpt = load_checkpoint(trained_run, load_policy)
+    bars = set(bar_ids(ckpt.tokenizer).tolist())
+    cfg = SampleConfig(num=6, max_new_tokens=24, min_new_tokens=24, min_bars=2, seed=0)
+    pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, cfg)
+    plain = generate_pieces(ckpt.policy, ckpt.tokenizer, replace(cfg, min_bars=0))
+    for p, q in zip(pieces, plain):
+        n = sum(i in bars for i in p.ids)
+        assert p.ids[:24] == q.ids  # the same draws up to max_new_tokens
+        if len(p.ids) == 24:  # its two bars were there by then (the third bar line opened)
+            assert n > 2
+        elif len(p.ids) < 48:  # ran on, and ended on the bar line that closes bar 2
+            assert n == 3 and p.ids[-1] in bars
+        else:  # the cap, twice max_new_tokens
+            assert len(p.ids) == 48 and n <= 2
+    assert any(len(p.ids) > 24 for p in pieces)  # some sample was short of two bars at 24 tokens
+
+
 @pytest.mark.parametrize("argv, message", [
     (["pretrain", "--config", "nope"], "config 'nope' not found; known configs:"),
     (["pretrain", "pretrain.lr=-1"], "pretrain.lr must be positive"),

@@ -12,7 +12,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
             "--discriminator", str(tiny_clf), "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
-            "--sample-tokens", "80", "--num-samples", "4", "--listen", "2"]  # 80 > the policy's context of 64
+            "--sample-tokens", "80", "--sample-bars", "2", "--num-samples", "4", "--listen", "2"]  # 80 > the context of 64
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed

@@ -100,6 +100,45 @@ def test_min_new_tokens_holds_the_end_back():
     assert out[2].tolist() == [1, 5, 5, 5, 2] and out[1, :3].tolist() == [1, 5, 5]
 
 
+class BarScripted(Scripted):
+    """Row b opens a bar (token 7) every b + 2 new tokens, from its first, and plays 5 between;
+    row 0 would end (EOS first, 5 second) with its 4th new token."""
+
+    name = "bar-scripted"
+
+    def forward(self, input_ids, state=None, use_cache=False, with_values=True):
+        t = (state or 0) + input_ids.shape[1]
+        logits = torch.full((input_ids.shape[0], input_ids.shape[1], V), -1e4)
+        for b in range(input_ids.shape[0]):
+            step = t - 1  # new tokens so far (the prompt is BOS alone)
+            logits[b, -1, 7 if step % (b + 2) == 0 else 5] = 0.0
+            if b == 0 and step == 3:
+                logits[b, -1, 5], logits[b, -1, 2] = -1.0, 0.0
+        return PolicyOutput(logits=logits, values=None, state=t if use_cache else None)
+
+
+def test_min_bars_holds_the_end_back_and_runs_on_to_the_bar_line():
+    p = BarScripted(ModelConfig(block_size=64), V, SPECIAL)
+    p.dummy = torch.nn.Parameter(torch.zeros(1))
+    prompts = torch.ones(3, 1, dtype=torch.long)
+    plain = sample(p, prompts, SampleConfig(max_new_tokens=4), torch.Generator().manual_seed(0))
+    assert plain.tolist() == [[1, 7, 5, 7, 2], [1, 7, 5, 5, 7], [1, 7, 5, 5, 5]]
+    # two bars: each row goes on until its third bar line (the end of bar 2), row 0 past the
+    # EOS it wanted, row 2 until the cap of twice max_new_tokens (8) without reaching it
+    out = sample(p, prompts, SampleConfig(max_new_tokens=4, min_bars=2), torch.Generator().manual_seed(0),
+                 bar_ids=[7])
+    assert out.tolist() == [[1, 7, 5, 7, 5, 7, 0, 0, 0], [1, 7, 5, 5, 7, 5, 5, 7, 0], [1, 7, 5, 5, 5, 7, 5, 5, 5]]
+    # one bar: rows 0 and 1 have it by max_new_tokens and end as without min_bars (row 0 by
+    # its EOS, bar 1 closed); row 2 goes on to its second bar line
+    one = sample(p, prompts, SampleConfig(max_new_tokens=4, min_bars=1), torch.Generator().manual_seed(0),
+                 bar_ids=[7])
+    assert one.tolist() == [[1, 7, 5, 7, 2, 0], [1, 7, 5, 5, 7, 0], [1, 7, 5, 5, 5, 7]]
+    with pytest.raises(RLMusicError, match="BPE vocabulary merges away"):
+        sample(p, prompts, SampleConfig(max_new_tokens=4, min_bars=2), None)
+    with pytest.raises(RLMusicError, match="for generation only"):
+        sample_recorded(p, prompts, SampleConfig(max_new_tokens=4, min_bars=2), None)
+
+
 def test_top_k_restricts_support():
     p = make("lstm")
     prompts = torch.ones(64, 1, dtype=torch.long)
