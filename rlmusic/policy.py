@@ -7,6 +7,7 @@ where the last call stopped, which is what sampling and PPO rollouts need.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -113,6 +114,16 @@ class Rollout:
     entropy: torch.Tensor  # (B, N) entropy of the tempered next-token distribution
 
 
+def run_on_generator(generator: torch.Generator | None) -> torch.Generator | None:
+    """A generator for the draws past ``max_new_tokens`` (``sample.min_bars``), seeded from
+    ``generator``'s state without advancing it: the pieces of later batches, which share
+    ``generator``, are drawn exactly as if no sample had run on."""
+    if generator is None:
+        return None
+    digest = hashlib.sha256(generator.get_state().numpy().tobytes()).digest()
+    return torch.Generator(device=generator.device).manual_seed(int.from_bytes(digest[:8], "little"))
+
+
 def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One index per row of ``probs`` (B, V), by inverting the CDF at a uniform draw.
 
@@ -187,6 +198,8 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
             logits[n_bars <= cfg.min_bars, eos] = float("-inf")
         scores = warpers(ids, logits)
         probs = torch.softmax(scores, dim=-1)
+        if t == cfg.max_new_tokens:  # running on for bars: draws of their own, see run_on_generator
+            generator = run_on_generator(generator)
         nxt = draw(probs, generator)  # (B,)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         new.append(nxt)

@@ -33,12 +33,12 @@ def test_min_bars_runs_a_short_sample_on_to_its_bar_line(trained_run):
 
     ckpt = load_checkpoint(trained_run, load_policy)
     bars = set(bar_ids(ckpt.tokenizer).tolist())
-    cfg = SampleConfig(num=6, max_new_tokens=24, min_new_tokens=24, min_bars=2, seed=0)
+    cfg = SampleConfig(num=8, max_new_tokens=24, min_new_tokens=24, min_bars=2, seed=0, batch_size=2)
     pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, cfg)
     plain = generate_pieces(ckpt.policy, ckpt.tokenizer, replace(cfg, min_bars=0))
     for p, q in zip(pieces, plain):
         n = sum(i in bars for i in p.ids)
-        assert p.ids[:24] == q.ids  # the same draws up to max_new_tokens
+        assert p.ids[:24] == q.ids  # the same draws up to max_new_tokens, in every batch after one that ran on
         if len(p.ids) == 24:  # its two bars were there by then (the third bar line opened)
             assert n > 2
         elif len(p.ids) < 48:  # ran on, and ended on the bar line that closes bar 2
