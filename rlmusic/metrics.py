@@ -317,8 +317,7 @@ def overlap_area(a: Sequence[float], b: Sequence[float], grid: int = 512, atom_s
     share_a, share_b = dict(zip(va.tolist(), ca / len(a))), dict(zip(vb.tolist(), cb / len(b)))
     atoms = {v for v, s in share_a.items() if s >= atom_share} | {v for v, s in share_b.items() if s >= atom_share}
     atom_overlap = sum(min(share_a.get(v, 0.0), share_b.get(v, 0.0)) for v in atoms)
-    rest_a = a[~np.isin(a, list(atoms))] if atoms else a
-    rest_b = b[~np.isin(b, list(atoms))] if atoms else b
+    rest_a, rest_b = a[~np.isin(a, list(atoms))], b[~np.isin(b, list(atoms))]
     # Fewer than 2 values left on a side (under 2/n of its mass) leave no density to compare.
     if len(rest_a) < 2 or len(rest_b) < 2:
         return float(min(atom_overlap, 1.0))
