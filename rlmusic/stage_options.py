@@ -85,6 +85,9 @@ class DemoOptions:
     --sample-tokens goes on to the bar line that closes them (0: off)."""
     lr: float = 5e-5
     """PPO learning rate."""
+    precision: str = "auto"
+    """PPO's ppo.mixed_precision; ``auto``: bf16 on a GPU and on a CPU that computes bf16
+    natively, fp32 elsewhere."""
     num_samples: int = 64
     """Pieces per column in the metrics table."""
     listen: int = 4
@@ -99,6 +102,8 @@ class DemoOptions:
             raise RLMusicError(f"--sample-bars must be 0 (off) or positive, got {self.sample_bars}")
         if self.refresh_every < 0:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
+        if self.precision not in ("auto", "bf16", "no"):
+            raise RLMusicError(f"--precision must be auto, bf16 or no, got {self.precision!r}")
 
 
 @dataclass

@@ -31,7 +31,11 @@ def test_matching_lengths_equal_brute_force_and_never_cross_pieces():
     index = CopyIndex.build(pieces, 4)
     for _ in range(30):
         q = rng.integers(0, 5, 25).tolist()
-        assert index.matching_lengths(q, chunk=7).tolist() == _brute_force(q, pieces)
+        expected = _brute_force(q, pieces)
+        assert index.matching_lengths(q, chunk=7).tolist() == expected
+        # a short probe: runs that fill it are searched again on the whole query
+        assert index.matching_lengths(q, chunk=7, probe=3).tolist() == expected
+        assert index.matching_lengths(q, chunk=4, probe=1).tolist() == expected
     # two pieces back to back: the join is not a run of either
     index = CopyIndex.build([np.array([1, 2, 3]), np.array([4, 5, 6])], 7)
     assert index.matching_lengths([2, 3, 4, 5]).tolist() == [2, 1, 2, 1]

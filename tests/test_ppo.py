@@ -252,3 +252,36 @@ def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained
     rows = read_metrics(tmp_path / "ppo")
     assert [r["rollout/length"] for r in rows] == [40.0, 40.0]
     assert [r["rollout/eos_fraction"] for r in rows] == [0.0, 0.0]
+
+
+def test_bf16_on_the_cpu_keeps_rollouts_fp32_and_the_first_ratio_near_one(tmp_path, trained_run):
+    """ppo.mixed_precision=bf16 on the CPU: rollouts (and so the first update's samples) are the
+    fp32 run's exactly, the update's bf16 forward gives a first-minibatch ratio within 1% of 1,
+    and one process may switch precision between stages (fp32 run first, then bf16)."""
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint
+
+    samples = {}
+    for precision in ("no", "bf16"):
+        start = load_checkpoint(trained_run, load_policy)
+        ref = load_checkpoint(trained_run, load_policy).policy
+        out = tmp_path / precision
+        cfg = load_config(None, {"ppo": {"out_dir": str(out), "updates": 2, "batch_size": 8, "minibatch_size": 8,
+                                         "max_new_tokens": 24, "min_new_tokens": 24, "prompt": "bos", "epochs": 1,
+                                         "reward": "repetition", "sample_every": 1},
+                                 "model": start.meta["config"]["model"]})
+        cfg.ppo.mixed_precision = precision
+        finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False, cpu=True)
+        rows = read_metrics(out)
+        assert len(rows) == 2 and all(math.isfinite(r["loss/policy"]) for r in rows)
+        assert abs(rows[0]["policy/ratio"] - 1) < (1e-6 if precision == "no" else 1e-2)
+        samples[precision] = sorted((p.name, p.read_bytes()) for p in (out / "samples" / "update_00001").glob("*.mid"))
+    assert samples["no"] and samples["bf16"] == samples["no"]
+
+
+def test_make_accelerator_switches_precision_within_a_process():
+    from rlmusic.accel import make_accelerator
+
+    assert make_accelerator("no", cpu=True).mixed_precision == "no"
+    assert make_accelerator("bf16", cpu=True).mixed_precision == "bf16"
+    assert make_accelerator("no", cpu=True).mixed_precision == "no"
