@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from accelerate.utils import AutocastKwargs
 from tqdm import tqdm
 
 from rlmusic.accel import make_accelerator
@@ -323,7 +324,9 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         # --- 8. co-evolve the discriminator on the recent rollouts
         recent = (recent + gen_ids)[-4 * pc.batch_size :]
         if refresh is not None and pc.refresh_every and done % pc.refresh_every == 0:
-            with accelerator.autocast():  # the run's precision for the discriminator too
+            # The run's precision for the discriminator too, without autocast's weight cache: it
+            # would keep serving the first forward's bf16 weights through every optimizer step.
+            with accelerator.autocast(AutocastKwargs(cache_enabled=False)):
                 row |= refresh(done, recent)
 
         # --- 9. log, samples and checkpoints (the main process writes)

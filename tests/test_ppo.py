@@ -254,10 +254,28 @@ def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained
     assert [r["rollout/eos_fraction"] for r in rows] == [0.0, 0.0]
 
 
+def descend(update: int, recent: list[list[int]]) -> dict[str, float]:
+    """A refresh in miniature: three SGD steps on a linear least-squares fit, as the
+    discriminator's refresh takes optimizer steps inside the run's precision. 1.0 when every
+    forward after a step saw the stepped weights (a loss differs from the one before it)."""
+    gen = torch.Generator().manual_seed(update)
+    lin, x = torch.nn.Linear(16, 1), torch.randn(32, 16, generator=gen)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    losses = []
+    for _ in range(3):
+        loss = lin(x).float().pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return {"test/refresh_fresh_weights": float(all(b < a for a, b in zip(losses, losses[1:])))}
+
+
 def test_bf16_on_the_cpu_keeps_rollouts_fp32_and_the_first_ratio_near_one(tmp_path, trained_run):
     """ppo.mixed_precision=bf16 on the CPU: rollouts (and so the first update's samples) are the
     fp32 run's exactly, the update's bf16 forward gives a first-minibatch ratio within 1% of 1,
-    and one process may switch precision between stages (fp32 run first, then bf16)."""
+    a refresh's optimizer steps inside the run's precision each see the last step's weights, and
+    one process may switch precision between stages (fp32 run first, then bf16)."""
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
 
@@ -270,10 +288,13 @@ def test_bf16_on_the_cpu_keeps_rollouts_fp32_and_the_first_ratio_near_one(tmp_pa
                                          "max_new_tokens": 24, "min_new_tokens": 24, "prompt": "bos", "epochs": 1,
                                          "reward": "repetition", "sample_every": 1},
                                  "model": start.meta["config"]["model"]})
-        cfg.ppo.mixed_precision = precision
-        finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False, cpu=True)
+        cfg.ppo.mixed_precision, cfg.ppo.refresh_every = precision, 1
+        finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False, cpu=True,
+                 refresh=descend)
         rows = read_metrics(out)
         assert len(rows) == 2 and all(math.isfinite(r["loss/policy"]) for r in rows)
+        # each refresh step's forward sees the previous step's weights (not autocast's cached cast)
+        assert all(r["test/refresh_fresh_weights"] == 1.0 for r in rows)
         assert abs(rows[0]["policy/ratio"] - 1) < (1e-6 if precision == "no" else 1e-2)
         samples[precision] = sorted((p.name, p.read_bytes()) for p in (out / "samples" / "update_00001").glob("*.mid"))
     assert samples["no"] and samples["bf16"] == samples["no"]
