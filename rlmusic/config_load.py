@@ -7,6 +7,7 @@ checked; an unknown key, a wrong type or an invalid value is a one-line error na
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import fields
@@ -18,6 +19,23 @@ import yaml
 from rlmusic.config import RunConfig
 from rlmusic.errors import RLMusicError
 from rlmusic.resources import CONFIGS_DIR
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with booleans spelled true/false only (YAML 1.2): ``mixed_precision=no`` stays the
+    string "no" that accelerate expects, where YAML 1.1 would read it as False."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _ch in "tTfF":
+    _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  [_ch])
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
 
 
 def _check_type(value: Any, tp: Any, key: str) -> Any:
@@ -85,7 +103,7 @@ def parse_overrides(items: list[str]) -> dict:
             raise RLMusicError(f"override {item!r} must look like section.key=value (e.g. pretrain.lr=3e-4)")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = _yaml(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
         node = out
@@ -104,7 +122,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict | No
         if not p.is_file():
             raise RLMusicError(f"config file {str(p)!r} not found; pick one of configs/*.yaml")
         try:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = _yaml(p.read_text()) or {}
         except yaml.YAMLError as e:
             raise RLMusicError(f"config file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}") from None
         if not isinstance(data, dict):

@@ -31,6 +31,19 @@ def test_overrides_are_typed_from_yaml():
     assert cfg.model.n_layer == 2 and cfg.pretrain.report_to == "wandb" and cfg.data.data == "/x"
 
 
+def test_booleans_are_true_and_false_only(tmp_path):
+    """accelerate's precision "no" is a string (YAML 1.1 would read no/yes/on/off as booleans),
+    on the command line and in a file; true/false still set a bool, and "yes" for one is an error."""
+    cfg = load_config(None, ["ppo.mixed_precision=no", "ppo.adaptive_kl=false", "ppo.whiten_advantages=True"])
+    assert cfg.ppo.mixed_precision == "no" and cfg.ppo.adaptive_kl is False and cfg.ppo.whiten_advantages is True
+    p = tmp_path / "c.yaml"
+    p.write_text("pretrain:\n  mixed_precision: no\nppo:\n  eos_expected: TRUE\n")
+    cfg = load_config(p)
+    assert cfg.pretrain.mixed_precision == "no" and cfg.ppo.eos_expected is True
+    with pytest.raises(RLMusicError, match="ppo.adaptive_kl: expected bool, got 'yes'"):
+        load_config(None, ["ppo.adaptive_kl=yes"])
+
+
 def test_parse_overrides_nests():
     assert parse_overrides(["a.b=1", "a.c=x"]) == {"a": {"b": 1, "c": "x"}}
 
