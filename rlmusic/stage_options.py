@@ -85,6 +85,8 @@ class DemoOptions:
     --sample-tokens goes on to the bar line that closes them (0: off)."""
     lr: float = 5e-5
     """PPO learning rate."""
+    seed: int = 0
+    """PPO's ppo.seed (its prompts, rollouts and minibatch order; the measured samples keep theirs)."""
     precision: str = "auto"
     """PPO's ppo.mixed_precision; ``auto``: bf16 on a GPU and on a CPU that computes bf16
     natively, fp32 elsewhere."""
