@@ -257,7 +257,7 @@ def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained
 def descend(update: int, recent: list[list[int]]) -> dict[str, float]:
     """A refresh in miniature: three SGD steps on a linear least-squares fit, as the
     discriminator's refresh takes optimizer steps inside the run's precision. 1.0 when every
-    forward after a step saw the stepped weights (a loss differs from the one before it)."""
+    forward after a step saw the stepped weights (each loss below the one before it)."""
     gen = torch.Generator().manual_seed(update)
     lin, x = torch.nn.Linear(16, 1), torch.randn(32, 16, generator=gen)
     opt = torch.optim.SGD(lin.parameters(), lr=0.1)
