@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rlmusic.harmony import HARMONY_METRICS
 from rlmusic.music import MAJOR_SCALE, MINOR_SCALE, SCALES, Piece, merge_intervals
 from rlmusic.texture import TEXTURE_METRICS
 
@@ -275,6 +276,7 @@ METRICS: dict[str, Callable[[Piece], float]] = {
     "notes_in_motif": notes_in_motif,
     "notes_in_repeated_motif": notes_in_repeated_motif,
     **TEXTURE_METRICS,
+    **HARMONY_METRICS,
 }
 
 
