@@ -8,7 +8,7 @@ from policies.lstm import LSTMPolicy
 from policies.transformer import TransformerPolicy
 from rlmusic.config import ModelConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.policy import Policy, read_policy_meta
+from rlmusic.policy import POLICY_FILE, Policy, read_policy_meta
 
 POLICIES: dict[str, type[Policy]] = {
     TransformerPolicy.name: TransformerPolicy,
@@ -27,6 +27,11 @@ def build_policy(cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> 
     return _lookup(cfg.policy)(cfg, vocab_size, special)
 
 
-def load_policy(folder: str | Path) -> Policy:
-    """Load whichever policy a checkpoint folder holds."""
+def load_policy(folder: str | Path, special: dict[str, int] | None = None) -> Policy:
+    """Load whichever policy a checkpoint folder holds; a folder without rlmusic's ``policy.json``
+    but with a transformers ``config.json`` is a causal LM made elsewhere, whose ``special``
+    ids (PAD, BOS, EOS) come from its tokenizer."""
+    folder = Path(folder)
+    if not (folder / POLICY_FILE).is_file() and (folder / "config.json").is_file() and special is not None:
+        return TransformerPolicy.from_lm_folder(folder, special)
     return _lookup(read_policy_meta(folder)["policy"]).load(folder)

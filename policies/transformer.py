@@ -72,6 +72,18 @@ class TransformerPolicy(Policy):
                   str(folder / VALUE_HEAD_FILE))
 
     @classmethod
+    def from_lm_folder(cls, folder: str | Path, special: dict[str, int]) -> TransformerPolicy:
+        """Any causal LM saved with ``save_pretrained`` (GPT-2, Llama, Mistral, Qwen2, Phi, ...),
+        made outside rlmusic, with a fresh value head on its trunk; weights in fp32."""
+        lm = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+        c = lm.config
+        context = getattr(c, "n_positions", None) or getattr(c, "max_position_embeddings", None)
+        cfg = ModelConfig(policy=cls.name, arch=c.model_type, n_layer=c.num_hidden_layers,
+                          n_head=c.num_attention_heads, n_embd=c.hidden_size, block_size=int(context or 1024),
+                          dropout=0.0)
+        return cls(cfg, int(c.vocab_size), special, lm=lm)
+
+    @classmethod
     def _load(cls, folder: Path, cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> TransformerPolicy:
         lm = AutoModelForCausalLM.from_pretrained(str(folder))
         policy = cls(cfg, vocab_size, special, lm=lm)

@@ -1,7 +1,8 @@
 """``jazz_clf``: the discriminator's probability that a sample is jazz.
 
 Range [0, 1]: P(jazz) from the softmax of the classifier's two logits, on the sample's last
-``max_window`` generated ids, batched, in eval mode (deterministic). The probability rather
+``max_window`` ids, batched, in eval mode (deterministic). A policy with another tokenizer than
+the discriminator's has its samples re-encoded with the discriminator's own. The probability rather
 than the log-probability keeps the reward bounded: a log-probability lets a single hopeless
 sample dominate a batch's advantages.
 """
@@ -19,6 +20,7 @@ def jazz_clf(discriminator=None):
 
     @reward("jazz_clf", 0.0, 1.0)
     def score(batch: RewardBatch) -> list[float]:
-        return [float(p) for p in discriminator.prob_jazz(batch.ids)]
+        ids = batch.ids if discriminator.speaks(batch.tokenizer) else discriminator.encode(batch.pieces)
+        return [float(p) for p in discriminator.prob_jazz(ids)]
 
     return score

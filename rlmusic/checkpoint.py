@@ -35,7 +35,7 @@ import torch
 
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy
-from rlmusic.tokens import load_miditok, save_tokenizers
+from rlmusic.tokens import check_single_stream, find_miditok_file, load_miditok, save_tokenizers, special_ids
 
 META_FILE = "rlmusic.json"
 STATE_FILE = "training_state.pt"
@@ -111,18 +111,30 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder, or a run folder whose newest checkpoint is meant."""
+def is_external(path: str | Path) -> bool:
+    """A model made outside rlmusic: a transformers folder (``config.json``) with a MidiTok
+    tokenizer saved beside it, and no ``rlmusic.json``."""
     path = Path(path)
-    if (path / META_FILE).is_file():
+    return not (path / META_FILE).is_file() and (path / "config.json").is_file() and find_miditok_file(path) is not None
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, a run folder whose newest checkpoint is meant, or a model made
+    elsewhere (``is_external``)."""
+    path = Path(path)
+    if (path / META_FILE).is_file() or is_external(path):
         return path
     found = list_checkpoints(path)
     if found:
         return found[-1]
     if not path.exists():
         raise RLMusicError(f"checkpoint {str(path)!r} does not exist")
+    if (path / "config.json").is_file():
+        raise RLMusicError(f"{str(path)!r} holds a transformers model but no MidiTok tokenizer; save yours beside it "
+                           f"with tokenizer.save('{path}/tokenizer.json')")
     raise RLMusicError(f"{str(path)!r} is neither an rlmusic checkpoint nor a run folder with one "
-                       f"(no {META_FILE} inside); pass a checkpoint-NNNNNN folder or its run folder")
+                       f"(no {META_FILE} inside) nor a transformers model with a MidiTok tokenizer; pass a "
+                       f"checkpoint-NNNNNN folder, its run folder, or such a model folder")
 
 
 def read_json(path: str | Path) -> dict:
@@ -243,21 +255,24 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, saved: dict, state: dict
                            f"with --out") from None
 
 
-def load_checkpoint(path: str | Path, load_policy: Callable[[Path], Policy]) -> Checkpoint:
-    """Load a checkpoint; ``load_policy`` comes from the ``policies`` registry (the CLI passes it)."""
+def load_checkpoint(path: str | Path, load_policy: Callable[..., Policy]) -> Checkpoint:
+    """Load a checkpoint, or a model made elsewhere (``is_external``: described as stage
+    ``external``, step 0); ``load_policy`` comes from the ``policies`` registry (the CLI passes it)."""
     folder = resolve_checkpoint(path)
-    meta = read_meta(folder)
+    external = is_external(folder)
+    meta = {"stage": "external", "step": 0, "source": str(folder)} if external else read_meta(folder)
     try:
-        policy = load_policy(folder)
         tokenizer = load_miditok(folder)
+        check_single_stream(tokenizer, f"the tokenizer of {folder}")
+        policy = load_policy(folder, special_ids(tokenizer)) if external else load_policy(folder)
     except RLMusicError:
         raise
     except Exception as e:
         raise RLMusicError(f"checkpoint {str(folder)!r} could not be loaded ({type(e).__name__}: "
                            f"{str(e).splitlines()[0] if str(e) else 'damaged'}); restore it or use another") from None
     if len(tokenizer) != policy.vocab_size:
-        raise RLMusicError(f"checkpoint {str(folder)!r}: tokenizer has {len(tokenizer)} tokens but the policy "
-                           f"expects {policy.vocab_size}")
+        raise RLMusicError(f"{str(folder)!r}: the tokenizer has {len(tokenizer)} tokens but the model's vocabulary has "
+                           f"{policy.vocab_size}; pair the model with the tokenizer it was trained on")
     return Checkpoint(path=folder, policy=policy, tokenizer=tokenizer, meta=meta)
 
 

@@ -262,6 +262,11 @@ class ClfConfig:
     augment_drop_notes: float = 0.0
     """Drop each note (its Pitch token and the Duration after it) of a training window with this
     probability (0: off), so the classifier cannot key on a groove's exact note pattern."""
+    scrambled_share: float = 0.25
+    """Share of every training batch (and of every co-evolving refresh's) drawn from corrupted
+    copies of the jazz training pieces, as negatives: pitches permuted among the notes, onsets
+    shuffled within the bar, bars spliced from other pieces in other keys, half the voices
+    transposed (``rlmusic/corrupt.py``). Texture without harmony must read as not jazz; 0: off."""
     cv_folds: int = 0
     """Grouped cross-validation folds, holding out whole groove families (0: off)."""
     save_every: int = 200
@@ -287,6 +292,9 @@ class ClfConfig:
             raise RLMusicError("clf.save_every must be 0 (only the final checkpoint) or positive")
         if not 0 <= self.augment_drop_notes < 1:
             raise RLMusicError("clf.augment_drop_notes must be in [0, 1)")
+        if not 0 <= self.scrambled_share < 0.5:
+            raise RLMusicError(f"clf.scrambled_share must be in [0, 0.5) (half of a batch is jazz), "
+                               f"got {self.scrambled_share}")
         if self.balance not in ("piece", "family"):
             raise RLMusicError(f"clf.balance must be 'piece' or 'family', not {self.balance!r}")
 
@@ -426,7 +434,7 @@ class PPOConfig:
         if self.batch_size % self.minibatch_size:
             raise RLMusicError(f"ppo.batch_size ({self.batch_size}) must be a multiple of ppo.minibatch_size "
                                f"({self.minibatch_size})")
-        if self.group_size < 2 or self.batch_size % self.group_size:
+        if self.algo != "ppo" and (self.group_size < 2 or self.batch_size % self.group_size):
             raise RLMusicError(f"ppo.group_size ({self.group_size}) must be >= 2 and divide ppo.batch_size "
                                f"({self.batch_size})")
         if self.prompt not in ("corpus", "bos") and not (self.prompt.startswith("file:") and len(self.prompt) > 5):

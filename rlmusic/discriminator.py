@@ -1,7 +1,8 @@
-"""The jazz / not-jazz discriminator: a small sequence classifier over the policy's own tokens.
+"""The jazz / not-jazz discriminator: a small sequence classifier over token windows.
 
-It scores generated ids directly (no MIDI round trip). Its checkpoint records the tokenizer's
-fingerprint and refuses a policy whose vocabulary differs.
+It speaks one tokenizer, saved in its checkpoint. Samples in that tokenizer are scored as
+generated (no MIDI round trip); samples of a policy with another tokenizer are decoded and
+re-encoded with its own (``ids_for``), so one discriminator serves every policy.
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ from transformers import AutoModelForSequenceClassification, GPT2Config, get_cos
 
 from rlmusic.checkpoint import read_json, resolve_checkpoint, restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import ClfConfig
+from rlmusic.corrupt import score_from_piece
 from rlmusic.data import transpose_windows
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import family_of
 from rlmusic.labelled import Labelled
-from rlmusic.tokens import load_miditok, pitch_of_ids, special_ids, tokenizer_fingerprint, transpose_table
+from rlmusic.music import Piece, piece_from_score
+from rlmusic.tokens import (
+    decode_ids,
+    encode_score,
+    find_miditok_file,
+    load_miditok,
+    pitch_of_ids,
+    special_ids,
+    tokenizer_fingerprint,
+    transpose_table,
+)
 
 CLF_FILE = "discriminator.json"
 # What a train-clf checkpoint keeps for resuming, checked when it is read.
@@ -36,12 +48,13 @@ class Discriminator(nn.Module):
 
     name = "jazz_discriminator"
 
-    def __init__(self, model: nn.Module, fingerprint: str, max_window: int):
+    def __init__(self, model: nn.Module, fingerprint: str, max_window: int, tokenizer=None):
         super().__init__()
         self.model = model
         self.fingerprint = fingerprint
         self.max_window = max_window
         self.pad = model.config.pad_token_id
+        self.tokenizer = tokenizer  # the MidiTok tokenizer its ids are in (None: only same-vocabulary ids)
 
     @classmethod
     def build(cls, cfg: ClfConfig, tokenizer) -> Discriminator:
@@ -57,11 +70,12 @@ class Discriminator(nn.Module):
             if model.config.model_type != "gpt2" or model.config.n_positions < cfg.max_window:
                 raise RLMusicError(f"clf.init_from must be a GPT-2 policy with a context of at least "
                                    f"clf.max_window={cfg.max_window} tokens")
-            return cls(model, tokenizer_fingerprint(tokenizer), cfg.max_window)
+            return cls(model, tokenizer_fingerprint(tokenizer), cfg.max_window, tokenizer)
         hf = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.max_window, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
                         bos_token_id=sp["bos"], eos_token_id=sp["eos"], **labels)
-        return cls(AutoModelForSequenceClassification.from_config(hf), tokenizer_fingerprint(tokenizer), cfg.max_window)
+        return cls(AutoModelForSequenceClassification.from_config(hf), tokenizer_fingerprint(tokenizer), cfg.max_window,
+                   tokenizer)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -80,17 +94,37 @@ class Discriminator(nn.Module):
         info = read_json(folder / CLF_FILE)
         try:
             model = AutoModelForSequenceClassification.from_pretrained(str(folder))
-            return cls(model, info["fingerprint"], info["max_window"]).eval()
+            tokenizer = load_miditok(folder) if find_miditok_file(folder) else None
+            return cls(model, info["fingerprint"], info["max_window"], tokenizer).eval()
         except Exception as e:  # truncated weights, a foreign config, missing keys
             raise RLMusicError(f"discriminator {str(folder)!r} could not be loaded ({type(e).__name__}: "
                                f"{str(e).splitlines()[0] if str(e) else 'damaged'}); restore it or train another "
                                f"with `rlmusic train-clf`") from None
 
+    def speaks(self, tokenizer) -> bool:
+        """Whether ids of ``tokenizer`` are this discriminator's ids."""
+        return tokenizer_fingerprint(tokenizer) == self.fingerprint
+
     def check_tokenizer(self, tokenizer, what: str = "the policy") -> None:
-        if tokenizer_fingerprint(tokenizer) != self.fingerprint:
+        """Samples of ``tokenizer`` can be scored: the same vocabulary, or one it re-encodes from."""
+        if not self.speaks(tokenizer) and self.tokenizer is None:
             raise RLMusicError(f"the discriminator was trained on another vocabulary than {what} (tokenizer "
-                               f"{self.fingerprint} vs {tokenizer_fingerprint(tokenizer)}); retrain it with "
-                               f"`rlmusic train-clf --policy <checkpoint>`")
+                               f"{self.fingerprint} vs {tokenizer_fingerprint(tokenizer)}) and its checkpoint has no "
+                               f"tokenizer to re-encode samples with; retrain it with `rlmusic train-clf`")
+
+    def encode(self, pieces: list[Piece]) -> list[list[int]]:
+        """Pieces as this discriminator's ids (its own tokenizer), for samples of another vocabulary."""
+        return [encode_score(self.tokenizer, score_from_piece(p)) for p in pieces]
+
+    def ids_for(self, ids: list[list[int]], tokenizer, pieces: list[Piece] | None = None) -> list[list[int]]:
+        """Sequences of ``tokenizer`` as this discriminator reads them: as they are when it speaks
+        that tokenizer, else decoded (or ``pieces``, already decoded) and re-encoded."""
+        if self.speaks(tokenizer):
+            return ids
+        self.check_tokenizer(tokenizer)
+        if pieces is None:
+            pieces = [piece_from_score(decode_ids(tokenizer, x)[0]) for x in ids]
+        return self.encode(pieces)
 
     def logits(self, windows: list[list[int]]) -> torch.Tensor:
         """(B, 2) logits for windows of ids (right-padded here, last ``max_window`` ids kept)."""
@@ -124,13 +158,29 @@ def load_discriminator(path: str | Path) -> Discriminator:
 # --- training ---------------------------------------------------------------------------------
 
 
+def _cut(pieces: list[np.ndarray], lengths: np.ndarray, pool: np.ndarray, length: int,
+         rng: np.random.Generator) -> list[int]:
+    """A window of ``length`` ids from a random piece of ``pool`` at least that long (any piece
+    of it when none is)."""
+    long_enough = pool[lengths[pool] >= length]
+    pool = long_enough if len(long_enough) else pool
+    piece = pieces[pool[rng.integers(len(pool))]]
+    start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
+    return piece[start : start + length].tolist()
+
+
 def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
-                   balance: str = "piece") -> tuple[list, list]:
+                   balance: str = "piece", scrambled: list[np.ndarray] | None = None,
+                   scrambled_share: float = 0.0) -> tuple[list, list]:
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
     so window length says nothing about the label. ``balance="family"`` first draws a groove family
-    of the label uniformly (``family_of``), then a piece in it."""
+    of the label uniformly (``family_of``), then a piece in it. With ``scrambled`` (corrupted copies
+    of jazz, ``rlmusic.scramble.corrupted_pieces``), a ``scrambled_share`` of the batch is their
+    windows, cut the same way, among the negatives."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])
+    s_lengths = np.array([len(p) for p in scrambled]) if scrambled else None
+    n_scrambled = round(scrambled_share * batch) if scrambled else 0
     by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
     by_family: dict[int, list[np.ndarray]] = {}
     if balance == "family":
@@ -139,14 +189,14 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
     for k in range(batch):
         lab = k % 2
         length = int(rng.integers(lo, hi + 1))
+        if lab == 0 and k // 2 < n_scrambled:
+            windows.append(_cut(scrambled, s_lengths, np.arange(len(scrambled)), length, rng))
+            labels.append(0)
+            continue
         pool = by_label[lab]
         if by_family:
             pool = by_family[lab][rng.integers(len(by_family[lab]))]
-        long_enough = pool[lengths[pool] >= length]
-        pool = long_enough if len(long_enough) else pool
-        piece = data.pieces[pool[rng.integers(len(pool))]]
-        start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
-        windows.append(piece[start : start + length].tolist())
+        windows.append(_cut(data.pieces, lengths, pool, length, rng))
         labels.append(lab)
     return windows, labels
 
@@ -167,8 +217,11 @@ def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray,
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
                         log: Callable[[int, dict], None] | None = None, tokenizer=None,
                         resume_state: dict | None = None,
-                        checkpoint: Callable[[int, dict], None] | None = None) -> Discriminator:
+                        checkpoint: Callable[[int, dict], None] | None = None,
+                        scrambled: list[np.ndarray] | None = None) -> Discriminator:
     """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose`` and ``cfg.augment_drop_notes``.
+    ``scrambled``: corrupted copies of the jazz training pieces, ``cfg.scrambled_share`` of each
+    batch, as negatives (transposed like every window: a transposed scramble is still one).
 
     ``checkpoint(step, state)`` is called every ``cfg.save_every`` steps (before the last) with
     what ``resume_state`` takes back: the optimizer, schedule and both random streams, so a
@@ -198,7 +251,8 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train-clf", unit="step",
                disable=not progress)
     for step in bar:
-        windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance)
+        windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance,
+                                         scrambled, cfg.scrambled_share)
         if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
             windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
         if is_pitch is not None:
@@ -225,7 +279,8 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
                           steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
                           held_out: list[list[int]] | None = None, real_floor: float = 0.0,
                           check_every: int = 5, matched: list[np.ndarray] | None = None,
-                          matched_openings: bool = True) -> dict[str, float]:
+                          matched_openings: bool = True, scrambled: list[np.ndarray] | None = None,
+                          held_out_scrambled: list[list[int]] | None = None) -> dict[str, float]:
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
@@ -242,6 +297,10 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     samples start at BOS) or from anywhere in it. Without it the only windows of that shape
     are negatives, and the discriminator learns "a 128-token opening is not jazz", which is
     also what held-out real jazz openings are (scripts/refresh_study.py measures both).
+    ``scrambled`` (corrupted copies of real jazz) stay ``cfg.scrambled_share`` of every batch, as
+    in training: a discriminator that may only separate the samples by texture would keep
+    calling texture without harmony jazz. ``held_out_scrambled``: corrupted copies of the
+    held-out real jazz, whose P(jazz) is reported after the refresh (the scramble test).
     Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
@@ -266,7 +325,8 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
                 break
             disc.train()
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh * (2 if matched else 1),
-                                             cfg.min_window, cfg.max_window, cfg.balance)
+                                             cfg.min_window, cfg.max_window, cfg.balance, scrambled,
+                                             cfg.scrambled_share)
             picked = [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
             windows, labels = windows + picked, labels + [0] * n_fresh
             if matched:
@@ -291,6 +351,8 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
     if held_out:
         out["clf/refresh_real_jazz"] = float(disc.prob_jazz(held_out).mean())
+    if held_out_scrambled:
+        out["clf/refresh_scrambled_jazz"] = float(disc.prob_jazz(held_out_scrambled).mean())
     return out
 
 
@@ -393,14 +455,16 @@ def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int,
 
 
 def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True, done: list[dict] | None = None,
-               on_fold: Callable[[dict], None] | None = None) -> dict:
+               on_fold: Callable[[dict], None] | None = None,
+               scramble: Callable[[Labelled], list[np.ndarray]] | None = None) -> dict:
     """Train on all but a fold of groove families, test on the held-out families' pieces (every split).
 
     Reports per fold and overall accuracy, balanced accuracy (the held-out pieces are mostly
     "other", so plain accuracy flatters), the majority-class rate, ROC-AUC, and each family's
     accuracy when it was held out. ``on_fold(record)`` gets each finished fold; passing those
     records back as ``done`` skips their folds (each fold is seeded by its index, so a resumed
-    CV gives the same figures)."""
+    CV gives the same figures). ``scramble(train)``: the corrupted negatives of a fold's training
+    pieces, as in the full training run."""
     metrics = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
     finished = {tuple(r["held_out"]): r for r in done or []}
     records = []
@@ -412,7 +476,9 @@ def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True,
         train = data.select(~held_mask & np.array([s == "train" for s in data.splits]))
         test = data.select(held_mask)
         torch.manual_seed(cfg.seed + i)
-        disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer)
+        scrambled = scramble(train) if scramble is not None and cfg.scrambled_share else None
+        disc = train_discriminator(Discriminator.build(cfg, tokenizer), train, cfg, progress=progress, tokenizer=tokenizer,
+                                   scrambled=scrambled)
         r = evaluate_discriminator(disc, test, cfg)
         records.append({"held_out": sorted(held), "n": r["n"], "by_style": r["by_style"]} | {k: r[k] for k in metrics})
         if on_fold:

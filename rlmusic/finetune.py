@@ -29,7 +29,12 @@ from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
 from rlmusic.reward_contract import build_reward, check_reward_names, reward_needs
+from rlmusic.scramble import jazz_of
 from rlmusic.windows import corpus_bands
+
+# Corrupted copies made of at most this many real jazz pieces for the refreshes (about 30 ms
+# each): a few hundred pieces give thousands of distinct windows.
+SCRAMBLED_PIECES = 256
 
 
 def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, policy: str | None = None,
@@ -111,21 +116,30 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
     """The co-evolving discriminator: the training split of ``ppo.refresh_from`` (the jazz set,
     or ``corpus`` by selection) against the fresh rollouts, each beside a real jazz window cut
     like it (openings when rollouts start at BOS); its test split's jazz (one window each, as
-    long as the reward reads) must stay recognised."""
+    long as the reward reads) must stay recognised. Everything is in the discriminator's own
+    tokens: a policy's rollouts of another tokenizer are re-encoded."""
+    own = tokenizer if disc.speaks(tokenizer) else disc.tokenizer
     if cfg.ppo.refresh_from == "jazz_set":
-        train, test = jazz_set_splits(tokenizer, cfg.data)
+        train, test = jazz_set_splits(own, cfg.data)
     else:
+        if own is not tokenizer:
+            corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=own)[1]
         train, test = train_test(labelled_from_selection(corpus, cfg.ppo.refresh_from.removeprefix("corpus:")))
     real = [p[: disc.max_window].tolist() for p, y in zip(test.pieces, test.labels) if y == 1][:128]
     if not real and cfg.ppo.refresh_real_floor > 0:
         raise RLMusicError(f"ppo.refresh_from={cfg.ppo.refresh_from} holds out no jazz piece to keep recognised "
                            "during refreshes; raise data.val_fraction or set ppo.refresh_real_floor=0")
     matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
+    scrambled = held_scrambled = None
+    if cfg.clf.scrambled_share:  # texture without harmony stays "not jazz" through every refresh
+        scrambled = jazz_of(train, own, cfg.ppo.seed, max_pieces=SCRAMBLED_PIECES)
+        held_scrambled = [p[: disc.max_window].tolist() for p in jazz_of(test, own, cfg.ppo.seed + 1,
+                                                                           max_pieces=len(real))]
     pc = cfg.ppo
     return lambda update, recent: refresh_discriminator(
-        disc, train, recent[-pc.batch_size * pc.refresh_every:], cfg.clf, pc.refresh_steps,
+        disc, train, disc.ids_for(recent[-pc.batch_size * pc.refresh_every:], tokenizer), cfg.clf, pc.refresh_steps,
         share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor,
-        matched=matched, matched_openings=pc.prompt == "bos")
+        matched=matched, matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled)
 
 
 def judge_monitor() -> dict:

@@ -85,12 +85,15 @@ def pieces_of_ids(tokenizer, pieces: Sequence[Sequence[int]]) -> list[Piece]:
 
 
 def corrupted_pieces(tokenizer, pieces: Sequence[Sequence[int]], seed: int,
-                     kinds: Sequence[str] = tuple(CORRUPTIONS), min_tokens: int = 16) -> list[np.ndarray]:
-    """Token pieces -> one corrupted copy of each, its kind drawn in turn from ``kinds`` (so
-    every kind is about equally common), re-encoded with ``tokenizer``: negatives cut into
-    windows exactly like the real pieces they came from. Copies shorter than ``min_tokens``
-    are left out."""
+                     kinds: Sequence[str] = tuple(CORRUPTIONS), min_tokens: int = 16,
+                     max_pieces: int = 0) -> list[np.ndarray]:
+    """Token pieces -> one corrupted copy of each (of ``max_pieces`` of them drawn at random,
+    when given), its kind drawn in turn from ``kinds`` (so every kind is about equally common),
+    re-encoded with ``tokenizer``: negatives cut into windows exactly like the real pieces they
+    came from. Copies shorter than ``min_tokens`` are left out."""
     rng = np.random.default_rng(seed)
+    if max_pieces and len(pieces) > max_pieces:
+        pieces = [pieces[i] for i in np.sort(rng.choice(len(pieces), max_pieces, replace=False))]
     decoded = pieces_of_ids(tokenizer, pieces)
     order = rng.permutation(len(decoded))
     out = []
@@ -100,3 +103,9 @@ def corrupted_pieces(tokenizer, pieces: Sequence[Sequence[int]], seed: int,
         if len(ids) >= min_tokens:
             out.append(ids)
     return out
+
+
+def jazz_of(data, tokenizer, seed: int, max_pieces: int = 0) -> list[np.ndarray]:
+    """Corrupted copies of the jazz pieces of labelled pieces (``rlmusic.labelled.Labelled``)."""
+    return corrupted_pieces(tokenizer, [p for p, y in zip(data.pieces, data.labels) if y == 1], seed,
+                            max_pieces=max_pieces)

@@ -44,14 +44,36 @@ def build_tokenizer(cfg: TokenizerConfig) -> miditok.MusicTokenizer:
     return getattr(miditok, cfg.kind)(tok_cfg)
 
 
+def is_miditok_file(path: Path) -> bool:
+    """A JSON file MidiTok's ``tokenizer.save`` wrote (it records its ``tokenization``)."""
+    try:
+        return path.is_file() and path.suffix == ".json" and "tokenization" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def find_miditok_file(folder: Path) -> Path | None:
+    """``miditok.json`` (rlmusic's name), else any JSON file of MidiTok's in ``folder`` (MidiTok's
+    own default name is ``tokenizer.json``, which is also transformers' name for its tokenizers)."""
+    folder = Path(folder)
+    if (folder / MIDITOK_FILE).is_file():
+        return folder / MIDITOK_FILE
+    for p in sorted(folder.glob("*.json")):
+        if is_miditok_file(p):
+            return p
+    return None
+
+
 def load_miditok(path: str | Path) -> miditok.MusicTokenizer:
-    """Load a tokenizer saved with ``tok.save``: the file records its class."""
+    """Load a tokenizer saved with ``tok.save`` (a file, or a folder holding one): the file records its class."""
     path = Path(path)
     if path.is_dir():
-        path = path / MIDITOK_FILE
+        path = find_miditok_file(path) or path / MIDITOK_FILE
     if not path.is_file():
         raise RLMusicError(f"no MidiTok tokenizer at {str(path)!r}")
     kind = json.loads(path.read_text()).get("tokenization", "REMI")
+    if not hasattr(miditok, kind):
+        raise RLMusicError(f"{path}: unknown MidiTok tokenization {kind!r}")
     return getattr(miditok, kind)(params=path)
 
 
@@ -70,7 +92,22 @@ def vocab_size(tok: miditok.MusicTokenizer) -> int:
 
 
 def special_ids(tok: miditok.MusicTokenizer) -> dict[str, int]:
+    """PAD, BOS and EOS ids; a one-line error naming what a tokenizer made elsewhere lacks."""
+    missing = [t for t in (PAD, BOS, EOS) if t not in tok.vocab]
+    if missing:
+        raise RLMusicError(f"the MidiTok tokenizer has no {', '.join(missing)} token: rlmusic starts samples at BOS, "
+                           f"ends them at EOS and pads with PAD; make it with special_tokens=['PAD', 'BOS', 'EOS'] "
+                           f"(MidiTok's default) and retrain the model on it")
     return {"pad": tok.vocab[PAD], "bos": tok.vocab[BOS], "eos": tok.vocab[EOS]}
+
+
+def check_single_stream(tok: miditok.MusicTokenizer, where: str = "the tokenizer") -> None:
+    """Refuse a multi-vocabulary tokenizer (CPWord, Octuple, MuMIDI: several ids per step), which
+    a causal LM over one id per step cannot model."""
+    if tok.is_multi_voc:
+        raise RLMusicError(f"{where} is a {type(tok).__name__} tokenizer, which writes several ids per step; rlmusic's "
+                           f"policies emit one id per step: use a single-stream tokenization (REMI, TSD, MIDILike, "
+                           f"Structured, ...), with or without BPE")
 
 
 def hf_tokenizer(tok: miditok.MusicTokenizer) -> PreTrainedTokenizerFast:
@@ -117,12 +154,26 @@ def _token_type(token: str) -> str:
     return token.split("_", 1)[0]
 
 
+# Tokens that open a note, and the attributes MidiTok writes after them, in its order.
+NOTE_OPENERS = ("Pitch", "NoteOn", "PitchDrum", "PitchIntervalTime", "PitchIntervalChord")
+NOTE_ATTRIBUTES = ("Velocity", "Duration")
+
+
+def note_attributes(tok: miditok.MusicTokenizer) -> tuple[str, ...]:
+    """The token types that follow every note opener in ``tok``'s sequences (Velocity with
+    velocities, Duration where durations are tokens: REMI, TSD, Structured; not MIDILike)."""
+    types = {_token_type(t) for t in tok.vocab}
+    return tuple(a for a in NOTE_ATTRIBUTES if a in types)
+
+
 def decode_ids(tok: miditok.MusicTokenizer, ids: list[int] | np.ndarray) -> tuple[Score, DecodeReport]:
     """Decode generated ids to a score, never raising on an ill-formed sequence.
 
-    Stops at the first EOS; drops PAD/BOS, Pitch tokens not followed by a Duration
-    and lone Durations; decodes the rest. If MidiTok still fails, returns an empty
-    score and says why in the report.
+    Stops at the first EOS; drops PAD/BOS/MASK, note openers (Pitch, NoteOn, ...) not followed
+    by the attributes the tokenizer writes after them (Velocity, Duration: ``note_attributes``)
+    and attributes outside a note; decodes the rest. If MidiTok still fails, returns an empty
+    score and says why in the report. Works for any single-stream MidiTok tokenizer, with or
+    without a trained BPE/Unigram/WordPiece model.
     """
     ids = [int(i) for i in ids]
     n_total = len(ids)
@@ -134,22 +185,25 @@ def decode_ids(tok: miditok.MusicTokenizer, ids: list[int] | np.ndarray) -> tupl
     if tok.is_trained:
         tok.decode_token_ids(seq)  # BPE ids -> base ids
     tokens = [tok[i] for i in seq.ids]
+    attrs = note_attributes(tok)
     kept: list[str] = []
     i = 0
     while i < len(tokens):
         t = _token_type(tokens[i])
-        if t == "Pitch":
-            if i + 1 < len(tokens) and _token_type(tokens[i + 1]) == "Duration":
-                kept += tokens[i : i + 2]
-                i += 2
+        if t in NOTE_OPENERS:
+            follow = tokens[i + 1 : i + 1 + len(attrs)]
+            if len(follow) == len(attrs) and all(_token_type(f) == a for f, a in zip(follow, attrs)):
+                kept += tokens[i : i + 1 + len(attrs)]
+                i += 1 + len(attrs)
                 continue
-        elif t not in ("Duration", "PAD", "BOS", "EOS", "Velocity"):
+        elif t not in (*NOTE_ATTRIBUTES, "PAD", "BOS", "EOS", "MASK"):
             kept.append(tokens[i])
         i += 1
     base_ids = [tok.vocab[t] for t in kept]
     n_dropped = n_total - len(kept) if not tok.is_trained else len(tokens) - len(kept)
     try:
-        score = tok.decode([TokSequence(tokens=kept, ids=base_ids, are_ids_encoded=False)])
+        kept_seq = TokSequence(tokens=kept, ids=base_ids, are_ids_encoded=False)
+        score = tok.decode(kept_seq if tok.one_token_stream else [kept_seq])
         error = ""
     except Exception as e:  # MidiTok can still fail on odd time-signature/position mixes
         score, error = Score(tok.time_division), f"{type(e).__name__}: {e}"

@@ -33,6 +33,7 @@ from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
 from rlmusic.labelled import labelled_from_corpus, labelled_from_folders
 from rlmusic.plugins import Plugins
+from rlmusic.scramble import format_scramble, jazz_of, pieces_of_ids, scramble_test, token_scorer
 from rlmusic.stage_options import JazzSetSpec
 from rlmusic.tokens import build_tokenizer, load_miditok
 
@@ -84,6 +85,14 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
           f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
     meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
 
+    def scramble(pieces) -> list[np.ndarray] | None:  # corrupted copies of the jazz: negatives
+        return jazz_of(pieces, tokenizer, cfg.clf.seed) if cfg.clf.scrambled_share else None
+
+    def scramble_report(disc) -> dict:  # the held-out jazz against its own corrupted copies
+        jazz = [p for p, y in zip(test.pieces, test.labels) if y == 1]
+        return scramble_test(token_scorer(disc.prob_jazz, tokenizer, disc.max_window), pieces_of_ids(tokenizer, jazz),
+                             seed=cfg.clf.seed) if jazz else {}
+
     def seconds() -> float:
         return round(prior.get("seconds", 0.0) + time.time() - t0, 1)
 
@@ -103,12 +112,18 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
         else:
             torch.manual_seed(cfg.clf.seed)
             disc = Discriminator.build(cfg.clf, tokenizer)
+        scrambled = scramble(train)
+        if scrambled:
+            print(f"structure-destroyed negatives: {len(scrambled)} corrupted copies of the jazz training pieces, "
+                  f"{cfg.clf.scrambled_share:.0%} of every batch")
         disc = train_discriminator(disc, train, cfg.clf, tokenizer=tokenizer, resume_state=state,
-                                   checkpoint=lambda s, st: save(disc, s, {}, st))
+                                   checkpoint=lambda s, st: save(disc, s, {}, st), scrambled=scrambled)
         result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
-        path = save(disc, cfg.clf.steps, {"test": result})
+        scrambled_test = scramble_report(disc)
+        path = save(disc, cfg.clf.steps, {"test": result, "scramble_test": scrambled_test})
     else:
         disc, path, result = load_discriminator(newest), newest, prior.get("test") or {}
+        scrambled_test = prior.get("scramble_test") or {}
 
     # 2. Grouped cross-validation, fold by fold: a finished fold is kept in cv_folds.json.
     prior_cv = prior.get("grouped_cv") or {}
@@ -129,12 +144,14 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
             tmp.write_text(json.dumps({"clf": key, "folds": done}, default=str))
             tmp.replace(folds_file)  # atomic: a kill leaves the previous list
 
-        cv = grouped_cv(data, tokenizer, cfg.clf, done=list(done), on_fold=keep)
-        path = save(disc, cfg.clf.steps, {"test": result, "grouped_cv": cv})
+        cv = grouped_cv(data, tokenizer, cfg.clf, done=list(done), on_fold=keep, scramble=scramble)
+        path = save(disc, cfg.clf.steps, {"test": result, "scramble_test": scrambled_test, "grouped_cv": cv})
         folds_file.unlink(missing_ok=True)
     elif prior and step >= cfg.clf.steps:
         print(f"{out_dir} is complete at step {step}; its results:")
     print_results(result, cv, cfg.clf.cv_folds)
+    if scrambled_test:
+        print(format_scramble(scrambled_test, "held-out jazz"))
     print(f"discriminator: {path} ({seconds():.0f}s)")
     return path
 
