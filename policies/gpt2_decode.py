@@ -15,11 +15,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+# transformers' names of the GELUs this stepping computes, and torch's ``approximate`` for each:
+# GPT-2's own tanh approximation, and the exact GELU of nanoGPT (``rlmusic import nanogpt``).
+GELUS = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}
+
 
 def supported(lm) -> bool:
-    """The stock GPT-2 block: gelu_new, 1/sqrt(d) scaling, no cross-attention."""
+    """The stock GPT-2 block: a GELU of ``GELUS``, 1/sqrt(d) scaling, no cross-attention."""
     c = lm.config
-    return (c.model_type == "gpt2" and c.activation_function == "gelu_new" and c.scale_attn_weights
+    return (c.model_type == "gpt2" and c.activation_function in GELUS and c.scale_attn_weights
             and not c.scale_attn_by_inverse_layer_idx and not c.reorder_and_upcast_attn
             and not c.add_cross_attention)
 
@@ -77,7 +81,8 @@ def gpt2_forward(lm, input_ids: torch.Tensor, kv: KVBuffers | None, capacity: in
         y = y.transpose(1, 2).reshape(B * T, -1)  # (B*T, C)
         x = x + torch.addmm(attn.c_proj.bias, y, attn.c_proj.weight).view(B, T, -1)
         h = F.layer_norm(x, (cfg.n_embd,), block.ln_2.weight, block.ln_2.bias, cfg.layer_norm_epsilon)
-        h = F.gelu(torch.addmm(mlp.c_fc.bias, h.view(B * T, -1), mlp.c_fc.weight), approximate="tanh")
+        h = F.gelu(torch.addmm(mlp.c_fc.bias, h.view(B * T, -1), mlp.c_fc.weight),
+                   approximate=GELUS[cfg.activation_function])
         x = x + torch.addmm(mlp.c_proj.bias, h, mlp.c_proj.weight).view(B, T, -1)
     kv.length = end
     return F.layer_norm(x, (cfg.n_embd,), trunk.ln_f.weight, trunk.ln_f.bias, cfg.layer_norm_epsilon), kv

@@ -19,8 +19,10 @@ def plugins():
     from policies import build_policy, load_policy
     from rewards import RESERVED, REWARDS
     from rlmusic.plugins import Plugins
+    from rlmusic.reward_contract import installed_rewards
 
-    return Plugins(build_policy=build_policy, load_policy=load_policy, rewards=REWARDS, reserved=RESERVED)
+    return Plugins(build_policy=build_policy, load_policy=load_policy, rewards={**installed_rewards(), **REWARDS},
+                   reserved=RESERVED)
 
 
 def _overrides(args, **flags: str | None) -> list[str]:
@@ -146,6 +148,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_import_nanogpt(args) -> int:
+    from rlmusic.nanogpt import run_import_nanogpt
+
+    return _done(run_import_nanogpt(args.ckpt, args.tokenizer, args.out))
+
+
 def cmd_demo(args) -> int:
     from rlmusic.demo import run_demo
     from rlmusic.options import from_flags
@@ -260,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "goes on to the bar line (finetune runs; 0: off)")
     p.add_argument("--listen", type=int, default=4, help="samples rendered before and after (finetune runs)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("import", help="bring a model made elsewhere into a folder every command takes")
+    import_sub = p.add_subparsers(dest="what", required=True)
+    q = import_sub.add_parser("nanogpt", help="a nanoGPT ckpt.pt as a transformers GPT-2 folder with its MidiTok tokenizer")
+    q.add_argument("ckpt", metavar="CKPT.pt", help="nanoGPT's checkpoint (model_args and the model's state dict)")
+    q.add_argument("--tokenizer", required=True, help="the MidiTok tokenizer it was trained on (tokenizer.save's JSON)")
+    q.add_argument("--out", required=True, help="new folder for the transformers model and the tokenizer")
+    q.set_defaults(func=cmd_import_nanogpt)
 
     p = sub.add_parser("demo", help="the whole pipeline on the embedded data: PPO before vs after, audio, report")
     add_flags(p, DemoOptions)

@@ -152,13 +152,93 @@ class WeightedReward:
 
 def resolve(name: str, registry: Mapping[str, Callable[..., Reward]]) -> tuple[Callable[..., Reward], tuple] | None:
     """(factory, positional arguments) for a reward name: ``band:polyphony`` resolves to the
-    family ``band:`` called with ``"polyphony"``; None if the registry has neither."""
+    family ``band:`` called with ``"polyphony"``; ``my_module:my_reward`` or
+    ``path/to/file.py:my_reward`` to that object of the user's (``user_reward``); None if none
+    of these names a reward."""
     if name in registry:
         return registry[name], ()
-    prefix, sep, arg = name.partition(":")
+    prefix, sep, arg = name.rpartition(":")
     if sep and arg and f"{prefix}:" in registry:
         return registry[f"{prefix}:"], (arg,)
+    if sep and prefix and arg:
+        return user_reward(load_object(prefix, arg), name), ()
     return None
+
+
+def load_object(module: str, attr: str):
+    """``attr`` of a module by import path (the current folder is searched too) or of a .py file."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if module.endswith(".py"):
+        path = Path(module)
+        if not path.is_file():
+            raise RLMusicError(f"reward file {module!r} does not exist")
+        spec = importlib.util.spec_from_file_location(f"rlmusic_user_{path.stem}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    else:
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))  # `rlmusic` is a console script: the cwd is not on the path
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            raise RLMusicError(f"cannot import {module!r} for the reward {module}:{attr} ({e}); run from the folder "
+                               f"that holds it, install it, or pass a file: path/to/{module}.py:{attr}") from None
+    if not hasattr(mod, attr):
+        raise RLMusicError(f"{module} has no {attr!r}; the reward is named as module:function (or module:Class)")
+    return getattr(mod, attr)
+
+
+def user_reward(obj, name: str) -> Callable[..., Reward]:
+    """A reward factory for an object of the user's, so it plugs in like a registered reward:
+
+    - a class following the contract: constructed with the context it names (``bands``,
+      ``discriminator``, ...), its instances called with a ``RewardBatch``;
+    - a function made a reward with :func:`reward` (it has a ``name`` and a ``range``);
+    - any other callable: a function of the batch's decoded pieces (a list of
+      :class:`~rlmusic.music.Piece`) returning one float per piece.
+    """
+    if isinstance(obj, type):
+        def build(**context):
+            fn = obj(**context)
+            if not hasattr(fn, "name"):
+                fn.name = name
+            if not hasattr(fn, "range"):
+                fn.range = (-math.inf, math.inf)
+            return fn
+
+        build.__signature__ = inspect.signature(obj)  # what it needs, as the registry's factories say
+        return build
+    if not callable(obj):
+        raise RLMusicError(f"{name} is a {type(obj).__name__}, not a reward: give a function of the batch's pieces "
+                           f"returning one float each, or a class following the reward contract")
+    if hasattr(obj, "name") and hasattr(obj, "range"):
+        return lambda: obj
+
+    @reward(name, -math.inf, math.inf)
+    def over_pieces(batch: RewardBatch) -> list[float]:
+        return [float(x) for x in obj(batch.pieces)]
+
+    return lambda: over_pieces
+
+
+def installed_rewards(group: str = "rlmusic.rewards") -> dict[str, Callable[..., Reward]]:
+    """Rewards that installed packages declare in the ``rlmusic.rewards`` entry-point group
+    (``name = "package.module:object"``, any object ``user_reward`` takes). One that fails to
+    load is left out with a warning: a broken package must not stop every command."""
+    import warnings
+    from importlib.metadata import entry_points
+
+    out = {}
+    for ep in entry_points(group=group):
+        try:
+            out[ep.name] = user_reward(ep.load(), ep.name)
+        except Exception as e:  # noqa: BLE001 - anything a third-party import raises
+            warnings.warn(f"reward {ep.name!r} of the {group} entry points could not be loaded: {e}", stacklevel=2)
+    return out
 
 
 def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
