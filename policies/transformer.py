@@ -17,12 +17,15 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2Model, LlamaConfi
 
 from policies import gpt2_decode
 from rlmusic.config import ModelConfig
+from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy, PolicyOutput
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 
 
 def hf_config(cfg: ModelConfig, vocab_size: int, special: dict[str, int]):
+    if cfg.arch not in ("gpt2", "llama"):
+        raise RLMusicError(f"model.arch must be gpt2 or llama for a new policy, got {cfg.arch!r}")
     ids = dict(bos_token_id=special["bos"], eos_token_id=special["eos"], pad_token_id=special["pad"])
     if cfg.arch == "llama":
         return LlamaConfig(vocab_size=vocab_size, hidden_size=cfg.n_embd, intermediate_size=4 * cfg.n_embd,

@@ -69,7 +69,8 @@ def cmd_pretrain(args) -> int:
     from rlmusic.pretrain import run_pretrain
 
     overrides = _overrides(args, **{"pretrain.out_dir": args.out, "pretrain.report_to": args.report_to})
-    return _done(run_pretrain(args.config, overrides, plugins(), resume=args.resume, cpu=args.cpu))
+    return _done(run_pretrain(args.config, overrides, plugins(), resume=args.resume, cpu=args.cpu,
+                              init_from=args.init_from))
 
 
 def cmd_generate(args) -> int:
@@ -189,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
     p.add_argument("--report-to", choices=["none", "wandb", "tensorboard"], help="extra logging")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    p.add_argument("--init-from", metavar="CKPT", help="fine-tune this checkpoint (or a transformers + MidiTok model) "
+                   "on --data with its own tokenizer: lr 1e-4, 600 steps, the best checkpoint by validation loss kept")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("generate", help="sample MIDI files from a checkpoint")

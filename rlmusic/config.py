@@ -101,7 +101,8 @@ class ModelConfig:
     policy: str = "transformer"
     """Policy name from the registry in ``policies/``: ``transformer`` or ``lstm``."""
     arch: str = "gpt2"
-    """Transformer flavour from ``transformers``: ``gpt2`` or ``llama``."""
+    """Transformer flavour from ``transformers``: ``gpt2`` or ``llama`` for a new policy; a model
+    loaded from elsewhere keeps its own ``model_type`` here (``mistral``, ``qwen2``, ...)."""
     n_layer: int = 4
     """Transformer blocks (or LSTM layers)."""
     n_head: int = 4
@@ -114,8 +115,8 @@ class ModelConfig:
     """Dropout on residuals, attention and embeddings (LSTM: between layers)."""
 
     def validate(self) -> None:
-        if self.arch not in ("gpt2", "llama"):
-            raise RLMusicError(f"model.arch must be gpt2 or llama, got {self.arch!r}")
+        if not self.arch.replace("_", "").isalnum():
+            raise RLMusicError(f"model.arch must be gpt2 or llama (or a loaded model's model_type), got {self.arch!r}")
         _positive("model", self, "n_layer", "n_head", "n_embd", "block_size")
         if self.n_embd % self.n_head:
             raise RLMusicError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})")
@@ -160,6 +161,13 @@ class PretrainConfig:
     """Write a checkpoint every this many steps (and at the end)."""
     keep_last: int = 3
     """Keep only the newest this many checkpoints (0: keep all)."""
+    keep_best: bool = False
+    """Also keep the checkpoint with the lowest validation loss so far in ``out_dir/best/`` (a
+    small folder of one's own overfits within minutes; ``--init-from`` turns it on)."""
+    init_from: str = ""
+    """Start from this checkpoint's weights and tokenizer (an rlmusic checkpoint, a run folder, or
+    a transformers model with its MidiTok tokenizer) instead of a fresh model: maximum-likelihood
+    fine-tuning on ``--data``, the step before PPO."""
     log_every: int = 10
     """Write training metrics every this many steps."""
     report_to: str = "none"

@@ -19,7 +19,15 @@ from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from rlmusic.accel import make_accelerator
-from rlmusic.checkpoint import load_checkpoint, open_run, restore_optimizer, restoring, save_checkpoint
+from rlmusic.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    open_run,
+    read_meta,
+    restore_optimizer,
+    restoring,
+    save_checkpoint,
+)
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import Corpus, prepare_corpus
@@ -123,13 +131,14 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
             "corpus": {k: corpus.meta.get(k) for k in ("source", "pieces", "tokens", "tokenizer")}}
     last_eval: dict[str, float] = {}
     last_path = None
+    best = resume_state.get("best_val_loss", math.inf) if resume_state is not None else math.inf
 
     def checkpoint(step: int):
         nonlocal last_path
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-                     "torch_rng": torch.get_rng_state(),
+                     "torch_rng": torch.get_rng_state(), "best_val_loss": float(best),
                      "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
             last_path = save_checkpoint(pc.out_dir, step, accelerator.unwrap_model(model), tokenizer,
                                         meta | {"val": last_eval}, state, keep_last=pc.keep_last)
@@ -183,6 +192,10 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
                                  pc.eval_windows, notes_of_id, accelerator)
             if logger and last_eval:
                 logger.log(done, last_eval)
+            if pc.keep_best and last_eval and last_eval["val/loss"] < best and accelerator.is_main_process:
+                best = last_eval["val/loss"]  # weights only: the best is for using, the newest for resuming
+                save_checkpoint(Path(pc.out_dir) / "best", done, accelerator.unwrap_model(model), tokenizer,
+                                meta | {"val": last_eval, "best_of": "val/loss"}, keep_last=1)
         if done % pc.save_every == 0 or done == pc.max_steps:
             checkpoint(done)
     bar.close()
@@ -192,9 +205,21 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
 
 
 
-def run_pretrain(config: str | None, overrides: list[str], plugins, resume: bool = False, cpu: bool = False) -> Path | None:
+# What ``--init-from`` changes before the user's own overrides: fine-tuning, not training from
+# scratch (a tenth of the prior's learning rate, a short warm-up, frequent validation, the best
+# checkpoint kept).
+FINETUNE_DEFAULTS = ["pretrain.lr=1e-4", "pretrain.warmup_steps=20", "pretrain.max_steps=600", "pretrain.eval_every=50",
+                     "pretrain.save_every=100", "pretrain.keep_best=true"]
+
+
+def run_pretrain(config: str | None, overrides: list[str], plugins, resume: bool = False, cpu: bool = False,
+                 init_from: str | None = None) -> Path | None:
     """``rlmusic pretrain``: a new run, or the run folder's newest checkpoint continued with its
-    own config and ``overrides`` on top; returns the last checkpoint (None: already complete)."""
+    own config and ``overrides`` on top; returns the last checkpoint (None: already complete).
+    ``init_from``: maximum-likelihood fine-tuning of that checkpoint (``FINETUNE_DEFAULTS``
+    first); returns the best checkpoint by validation loss."""
+    if init_from:
+        overrides = [*FINETUNE_DEFAULTS, f"pretrain.init_from={init_from}", *overrides]
     cfg = load_config(resolve_config_path(config), overrides)
     if cfg.data.data and not Path(cfg.data.data).is_dir():
         raise RLMusicError(f"data folder {cfg.data.data!r} does not exist")
@@ -213,10 +238,28 @@ def run_pretrain(config: str | None, overrides: list[str], plugins, resume: bool
             raise RLMusicError(f"{ckpt.path} holds weights only (no {ckpt.path.name}/training_state.pt: shipped "
                                f"checkpoints leave it out); start a new run with --out to train further")
         print(f"resuming {out_dir} from {ckpt.path.name} (step {ckpt.meta['step']})")
+    start = None
+    if resume_state is None and cfg.pretrain.init_from:
+        start = load_checkpoint(cfg.pretrain.init_from, plugins.load_policy)
+        tokenizer = start.tokenizer
+        cfg.model = start.policy.model_config
+        print(f"fine-tuning {start.path} on {cfg.data.data or 'the embedded corpus'} with its own tokenizer")
     tokenizer, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
-    if resume_state is None:
+    if start is not None:
+        policy = start.policy
+        if not corpus.is_val.any():
+            raise RLMusicError(f"{cfg.data.data} holds too few pieces for a validation split (data.val_fraction="
+                               f"{cfg.data.val_fraction}); add pieces or raise data.val_fraction")
+    elif resume_state is None:
         torch.manual_seed(cfg.pretrain.seed)
         policy = plugins.build_policy(cfg.model, len(tokenizer), special_ids(tokenizer))
     print(f"corpus: {corpus.meta['pieces']} pieces, {corpus.meta['tokens']:,} tokens; "
           f"policy: {cfg.model.policy} ({policy.num_parameters() / 1e6:.2f} M parameters); run folder: {out_dir}")
-    return Path(pretrain(cfg, policy, tokenizer, corpus, resume_state=resume_state, cpu=cpu))
+    last = Path(pretrain(cfg, policy, tokenizer, corpus, resume_state=resume_state, cpu=cpu))
+    best = list_checkpoints(out_dir / "best")
+    if cfg.pretrain.keep_best and best:
+        val = read_meta(best[-1]).get("val", {})
+        print(f"best by validation loss: {best[-1]} (step {best[-1].name.split('-')[-1].lstrip('0') or 0}, "
+              f"{val.get('val/bits_per_note', float('nan')):.3f} bits per note)")
+        return best[-1]
+    return last

@@ -96,3 +96,33 @@ def test_interrupted_save_leaves_previous_checkpoint(tmp_path, trained_run):
     (half / "model.safetensors").write_bytes(b"partial")
     assert list_checkpoints(run)[-1].name == "checkpoint-000060"
     assert load_checkpoint(run, load_policy).meta["step"] == 60
+
+
+def test_init_from_fine_tunes_on_a_folder_and_keeps_the_best_checkpoint(trained_run, bach_dir, tmp_path):
+    """``pretrain --init-from CKPT --data DIR``: the checkpoint's weights and tokenizer go on
+    learning a folder of one's own; a learning rate high enough to overfit five chorales makes
+    validation loss turn up, and the best checkpoint is the one at the lowest logged loss."""
+    import json
+
+    from policies import load_policy
+    from rlmusic.checkpoint import load_checkpoint, read_meta
+    from rlmusic.cli import main
+    from rlmusic.tokens import tokenizer_fingerprint
+
+    out = tmp_path / "ft"
+    assert main(["pretrain", "--init-from", str(trained_run), "--data", str(bach_dir), "--out", str(out),
+                 "pretrain.max_steps=60", "pretrain.eval_every=5", "pretrain.lr=1e-2", "pretrain.warmup_steps=0",
+                 "pretrain.batch_size=8", "data.workers=1", "data.val_fraction=0.3"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val = {r["step"]: r["val/loss"] for r in rows if "val/loss" in r}
+    best_step = min(val, key=val.get)
+    best = sorted((out / "best").glob("checkpoint-*"))
+    assert len(best) == 1 and read_meta(best[0])["step"] == best_step
+    assert read_meta(best[0])["val"]["val/loss"] == val[best_step]
+    assert best_step < 60 and val[60] > val[best_step]  # it did overfit, and the best was kept
+    start, tuned = load_checkpoint(trained_run, load_policy), load_checkpoint(best[0], load_policy)
+    assert tokenizer_fingerprint(start.tokenizer) == tokenizer_fingerprint(tuned.tokenizer)
+    assert read_meta(best[0])["config"]["pretrain"]["init_from"] == str(trained_run)
+    # it starts from the trained weights: five steps in, the loss is far below a fresh model's
+    # ln(vocabulary of ~400) = 6.0
+    assert val[min(val)] < 4.0
