@@ -44,8 +44,9 @@ class TokenizerConfig:
     """Emit TimeSig tokens. /2 meters (about 20% of the folk tunes) are written as /4
     with the same bar length (2/2 -> 4/4, 4/2 -> 8/4) so one grid fits every meter."""
     bpe_vocab_size: int = 0
-    """Train MidiTok BPE to this vocabulary size on the training split (0: no BPE).
-    Transposition augmentation is off with BPE (merged tokens hide pitches)."""
+    """Train MidiTok BPE to this vocabulary size on the training split (0: no BPE). With BPE,
+    ``pretrain.augment_transpose`` encodes the corpus once more per shift, transposed before
+    encoding (a merged id cannot be transposed token by token)."""
 
     def validate(self) -> None:
         if self.kind not in ("REMI", "TSD"):
@@ -152,7 +153,8 @@ class PretrainConfig:
     """Clip the gradient norm to this (0: off)."""
     augment_transpose: int = 5
     """Random pitch transposition of each window by up to +/- this many semitones
-    (0: off), only where every pitch stays in range."""
+    (0: off), only where every pitch stays in range. With a BPE vocabulary the pieces are
+    transposed before encoding, one cached copy of the corpus per shift."""
     eval_every: int = 200
     """Validate every this many steps (and at the end)."""
     eval_windows: int = 64

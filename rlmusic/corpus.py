@@ -270,11 +270,27 @@ def _init_tokenize_worker(tok_path: str) -> None:
     _WORKER_TOK = load_miditok(tok_path)
 
 
-def _tokenize_file(job: tuple[str, str, int, int]) -> tuple[str, np.ndarray | None, str]:
-    path, name, program, max_tokens = job
+def transpose_score(score, shift: int, low: int, high: int) -> bool:
+    """Move every non-drum note of ``score`` by ``shift`` semitones in place, unless one would leave
+    [low, high]; returns whether it moved."""
+    pitched = [t for t in score.tracks if not t.is_drum]
+    pitches = [p for t in pitched for p in t.notes.numpy()["pitch"].tolist()]
+    if not pitches or min(pitches) + shift < low or max(pitches) + shift > high:
+        return False
+    for t in pitched:
+        t.shift_pitch(shift, inplace=True)
+    return True
+
+
+def _tokenize_file(job: tuple[str, str, int, int, int]) -> tuple[str, np.ndarray | None, str]:
+    path, name, program, max_tokens, shift = job
     try:
         with time_limit():
             score = load_score(path, program=program)
+            if shift:
+                low, high = _WORKER_TOK.config.pitch_range
+                if not transpose_score(score, shift, low, high - 1):
+                    raise BadMidi(f"transposed by {shift:+d} it leaves the pitch range")
             ids = encode_score(_WORKER_TOK, score)
         if not ids:
             raise BadMidi("no tokens after quantization")
@@ -293,8 +309,11 @@ def _source_key(files: list[Path], root: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True) -> Corpus:
-    """Tokenize every MIDI file below ``folder`` (cached); bad files are skipped and counted."""
+def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True, shift: int = 0) -> Corpus:
+    """Tokenize every MIDI file below ``folder`` (cached); bad files are skipped and counted.
+    ``shift``: every piece transposed by that many semitones before encoding (pieces it would
+    take out of the tokenizer's pitch range are skipped), the augmentation a BPE vocabulary
+    needs (its merged ids cannot be transposed token by token); names and split unchanged."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RLMusicError(f"data folder {str(folder)!r} does not exist")
@@ -302,7 +321,8 @@ def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True) -
     if not files:
         raise RLMusicError(f"no .mid/.midi files found under {str(folder)!r}")
     key = hashlib.sha1(json.dumps([_source_key(files, folder), tokenizer_fingerprint(tok), cfg.program,
-                                   cfg.max_tokens_per_piece, cfg.val_fraction, TOKENS_VERSION]).encode()).hexdigest()[:16]
+                                   cfg.max_tokens_per_piece, cfg.val_fraction, TOKENS_VERSION]
+                                  + ([shift] if shift else [])).encode()).hexdigest()[:16]
     final = cache_root(cfg) / "tokens" / key
     if (final / "meta.json").is_file():
         return load_corpus(final)
@@ -310,11 +330,13 @@ def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True) -
     tmp = final.with_name(f".tmp-{key}-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     tok.save(tmp / "miditok.json")
-    jobs = [(str(f), str(f.relative_to(folder).with_suffix("")), cfg.program, cfg.max_tokens_per_piece) for f in files]
+    jobs = [(str(f), str(f.relative_to(folder).with_suffix("")), cfg.program, cfg.max_tokens_per_piece, shift)
+            for f in files]
     results = []
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ctx.Pool(cfg.workers, initializer=_init_tokenize_worker, initargs=(str(tmp / "miditok.json"),)) as pool:
-        for r in tqdm(pool.imap(_tokenize_file, jobs, chunksize=32), total=len(jobs), desc="tokenizing",
+        for r in tqdm(pool.imap(_tokenize_file, jobs, chunksize=32), total=len(jobs),
+                      desc=f"tokenizing (transposed {shift:+d})" if shift else "tokenizing",
                       unit="file", disable=not progress):
             results.append(r)
     skipped = [(name, reason) for name, ids, reason in results if ids is None]
@@ -335,7 +357,7 @@ def tokenize_folder(folder: Path, tok, cfg: DataConfig, progress: bool = True) -
     offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(a) for a in arrays])
     dtype = np.uint16 if len(tok) < 2**16 else np.int32
-    is_val = holdout_mask(names, cfg.val_fraction)
+    is_val = holdout_mask(names, cfg.val_fraction)  # by name: a transposed copy keeps its piece's split
     np.save(tmp / "ids.npy", np.concatenate(arrays).astype(dtype))
     np.save(tmp / "offsets.npy", offsets)
     np.save(tmp / "is_val.npy", is_val)

@@ -16,7 +16,8 @@ class WindowSampler:
     """Random windows of ``block_size + 1`` tokens from a BOS/EOS-delimited stream."""
 
     def __init__(self, stream: np.ndarray, block_size: int, batch_size: int, seed: int,
-                 transpose: np.ndarray | None = None, pitch_of_id: np.ndarray | None = None):
+                 transpose: np.ndarray | None = None, pitch_of_id: np.ndarray | None = None,
+                 transposed_streams: list[np.ndarray] | None = None):
         if len(stream) < block_size + 2:
             # A tiny corpus: repeat it so one window fits (tests, toy folders).
             stream = np.tile(stream, (block_size + 2) // max(len(stream), 1) + 1)
@@ -26,16 +27,29 @@ class WindowSampler:
         self.seed = seed
         self.transpose = transpose  # (2K+1, V) from tokens.transpose_table, or None
         self.pitch_of_id = pitch_of_id  # (V,) pitch or -1
+        # BPE: the same pieces encoded after transposition (corpus.tokenize_folder(shift=...)); a
+        # window comes from the original or one of them, each as likely
+        self.streams = [self.stream] + [np.asarray(s, dtype=np.int64) for s in transposed_streams or []
+                                        if len(s) >= block_size + 2]
 
     def batch(self, step: int, micro: int = 0) -> torch.Tensor:
         """(B, T+1) int64 windows for optimizer step ``step``, micro-batch ``micro``."""
         rng = np.random.default_rng([self.seed, step, micro])
+        span = np.arange(self.block_size + 1)
+        if len(self.streams) > 1:
+            which = rng.integers(0, len(self.streams), size=self.batch_size)
+            windows = np.stack([self._window(self.streams[k], rng, span) for k in which])
+            return torch.from_numpy(windows)
         starts = rng.integers(0, len(self.stream) - self.block_size - 1, size=self.batch_size)
-        idx = starts[:, None] + np.arange(self.block_size + 1)[None, :]
+        idx = starts[:, None] + span[None, :]
         windows = self.stream[idx]  # (B, T+1)
         if self.transpose is not None:
             windows = transpose_windows(windows, self.transpose, self.pitch_of_id, rng)
         return torch.from_numpy(windows)
+
+
+    def _window(self, stream: np.ndarray, rng: np.random.Generator, span: np.ndarray) -> np.ndarray:
+        return stream[int(rng.integers(0, len(stream) - self.block_size - 1)) + span]
 
 
 def transpose_windows(windows: np.ndarray, table: np.ndarray, pitch_of_id: np.ndarray,

@@ -31,9 +31,11 @@ JAZZ_PIECES = "/jazz/"
 # The independent measures first (the reward never sees them), then what the reward scores.
 DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frechet distance"),
                  ("overlap_mean", "overlap/mean"), ("overlap_unseen", "overlap/unseen")]
-SUMMARY_ROWS = ["judge/p_jazz", "length/median_bars", "onsets_per_beat", "notes_per_bar", "polyphony", "bass_onsets_per_beat",
-                "swing_ratio", "copy/longest_bars", "jazz_probability", "repeated_notes", "pitch_class_entropy",
-                "scale_consistency", "distinct_4", "nll_under_reference", "dropped_tokens"]
+SUMMARY_ROWS = ["judge/p_jazz", "chord_fit", "bass_on_root", "chord_changes_per_bar", "chord_changes_on_strong_beats",
+                "voice_leading", "melody_steps", "pitch_range", "n_pitch_classes_used", "length/median_bars",
+                "onsets_per_beat", "notes_per_bar", "polyphony", "longest_silence", "bass_onsets_per_beat", "swing_ratio",
+                "copy/longest_bars", "jazz_probability", "repeated_notes", "pitch_class_entropy", "scale_consistency",
+                "distinct_4", "nll_under_reference", "dropped_tokens"]
 
 
 def unseen_summary(cv: dict) -> str:
@@ -208,11 +210,20 @@ def refresh_of(ppo: dict) -> str:
     return ppo.get("refresh_from", "jazz_set") if ppo.get("refresh_every") else ""
 
 
+def scramble_line(meta: dict, what: str) -> list[str]:
+    """The scramble test a model's checkpoint recorded: does it hear structure, or only texture?"""
+    from rlmusic.scramble import format_scramble
+
+    result = meta.get("scramble_test") or {}
+    return [f"{what} {format_scramble(result, 'its held-out jazz')}."] if result else \
+        [f"{what} recorded no scramble test (trained before it existed): it may hear only texture."]
+
+
 def discriminator_lines(clf_meta: dict) -> list[str]:
     test, cv = clf_meta.get("test") or {}, clf_meta.get("grouped_cv") or {}
     return [f"The discriminator (the reward): held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC "
             f"{test.get('roc_auc', float('nan')):.3f}" + (f"; on unseen groove families {unseen_summary(cv)}" if cv else "")
-            + "."]
+            + ".", *scramble_line(clf_meta, "The discriminator's")]
 
 
 def summary_table(summary: dict) -> str:
@@ -246,7 +257,8 @@ def judge_lines() -> list[str]:
     h, cv = meta.get("held_out") or {}, meta.get("grouped_cv") or {}
     line = (f"The independent judge (features and gradient-boosted trees, never a reward): on its own held-out "
             f"pieces accuracy {h.get('accuracy', float('nan')):.3f}, ROC-AUC {h.get('roc_auc', float('nan')):.3f}")
-    return [line + (f"; on unseen groove families {unseen_summary(cv)}" if cv else "") + ".", ""]
+    return [line + (f"; on unseen groove families {unseen_summary(cv)}" if cv else "") + ".",
+            *scramble_line(meta, "The judge's"), ""]
 
 
 def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta: dict, timings: dict,
@@ -279,7 +291,7 @@ def write_report(out: Path, summary: dict, samples: dict, curves: Path, clf_meta
     lines += ["## Discriminator", "",
               f"Held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC {test.get('roc_auc', float('nan')):.3f}"
               + (f"; on groove families never seen in training {unseen_summary(cv)}" if cv else "")
-              + ".", ""] + judge_lines() + ["## Listen", ""]
+              + ".", "", *scramble_line(clf_meta, "The discriminator's"), ""] + judge_lines() + ["## Listen", ""]
     if audio_note:
         lines += [f"(No audio: {audio_note}.)", ""]
     for tag in ("before", "after"):

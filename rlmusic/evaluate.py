@@ -25,6 +25,7 @@ from rlmusic.config import SampleConfig
 from rlmusic.distance import set_distances
 from rlmusic.errors import RLMusicError
 from rlmusic.generate import generate_pieces
+from rlmusic.harmony import HARMONY_METRICS
 from rlmusic.metrics import METRICS, distinct_n, overlap_area
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score, time_limit
 from rlmusic.music import Piece, piece_from_score
@@ -36,8 +37,10 @@ from rlmusic.tokens import encode_score
 
 DISTINCT_N = 4
 BAND = (0.05, 0.95)  # the reference's band: its 5th-95th percentiles
-# Metrics whose share of pieces inside the reference's band is reported (and alarmed on).
-BAND_METRICS = [*TEXTURE_METRICS, "polyphony", "pitch_class_entropy", "scale_consistency"]
+# Metrics whose share of pieces inside the reference's band is reported (texture and harmony
+# alarmed on): harmony first, what pitch noise with jazz's rhythm cannot fake.
+BAND_METRICS = [*HARMONY_METRICS, *TEXTURE_METRICS, "polyphony", "pitch_class_entropy", "scale_consistency"]
+ALARMED = {*HARMONY_METRICS, *TEXTURE_METRICS}
 ALARM_OUTSIDE = 0.5  # a band alarm: more than this share of a column's pieces outside the band
 ALARM_DISAGREE = 0.3  # a judge alarm: discriminator and judge differ by more than this
 
@@ -234,7 +237,7 @@ def share_inside(values: list[float], low: float, high: float) -> float:
 def alarms(summary: dict) -> list[str]:
     """One-line warnings that a column may be beating its reward rather than making music like
     the reference: its discriminator P(jazz) above real music's own; discriminator and judge
-    disagreeing; a texture metric outside the reference's band for most pieces."""
+    disagreeing; a texture or harmony metric outside the reference's band for most pieces."""
     ref = summary["reference"]
     if ref is None:
         return []
@@ -252,7 +255,7 @@ def alarms(summary: dict) -> list[str]:
             out.append(f"{label}: the discriminator (P(jazz) {p:.2f}) and the independent judge ({judge:.2f}) "
                        f"disagree by more than {ALARM_DISAGREE}")
         for name, share in summary["inside_reference_band"].get(label, {}).items():
-            if name in TEXTURE_METRICS and not math.isnan(share) and 1 - share > ALARM_OUTSIDE:
+            if name in ALARMED and not math.isnan(share) and 1 - share > ALARM_OUTSIDE:
                 low, high = summary["bands"][name]
                 out.append(f"{label}: {name} lies outside real music's 5th-95th band ({low:.2f}-{high:.2f}) "
                            f"for {1 - share:.0%} of pieces")

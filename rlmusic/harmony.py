@@ -93,9 +93,12 @@ def beat_chords(piece: Piece) -> BeatChords:
     total = weight.sum(1)
     explained = weight @ _MASKS.T / np.maximum(total, 1e-12)[:, None]  # (beats, K)
     absent = (weight == 0).astype(float) @ _MASKS.T  # template tones not sounding in the beat
-    chord = np.empty(n, np.int64)
-    for b in range(n):  # largest share, then fewest absent tones, then smallest template, then index
-        chord[b] = np.lexsort((np.arange(len(_MASKS)), _SIZES, absent[b], -np.round(explained[b], 12)))[0]
+    # largest share, then fewest absent tones, then smallest template, then the lowest index
+    best = explained >= explained.max(1, keepdims=True) - 1e-12
+    for key in (absent, np.broadcast_to(_SIZES, absent.shape)):
+        masked = np.where(best, key, np.inf)
+        best &= masked == masked.min(1, keepdims=True)
+    chord = best.argmax(1)
     has = (weight > 0).sum(1) >= MIN_CHORD_PCS
     fit = np.where(has, explained[np.arange(n), chord], NAN)
     return BeatChords(weight, np.where(has, chord, -1), fit)

@@ -2,11 +2,15 @@
 
 The discriminator (a transformer over token ids) is the reward, so its P(jazz) of PPO's samples
 says how well the policy learned to please it, not whether the music is jazz. The judge is a
-second opinion the policy never trains against: 45 computed features of the notes (where in
+second opinion the policy never trains against: 52 computed features of the notes (where in
 the beat onsets fall, swing, note lengths, density, the bass line per beat, chord size, spread
-and intervals, pitch statistics, metre) and gradient-boosted trees, stored as plain arrays in a
-small JSON file (no pickle: loading it runs no code). It is trained on excerpts of 2-16 bars of the labelled jazz set, with its
-own seed and its own held-out split, and reported as ``judge/p_jazz`` by ``rlmusic metrics``.
+and intervals, pitch statistics, metre, and the harmony of ``rlmusic.harmony``: chord fit,
+bass on the root, where the chords change, the top voice's steps and leaps, voice leading)
+and gradient-boosted trees, stored as plain arrays in a small JSON file (no pickle: loading it
+runs no code). It is trained on excerpts of 2-16 bars of the labelled jazz set, with corrupted
+copies of the jazz excerpts as negatives (``rlmusic.corrupt``: texture without harmony is not
+jazz), with its own seed and its own held-out split, and reported as ``judge/p_jazz`` by
+``rlmusic metrics``.
 The ``rewards`` package does not import it, and ``--reward judge`` is refused.
 """
 
@@ -20,8 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rlmusic.corrupt import CORRUPTIONS
 from rlmusic.errors import RLMusicError
+from rlmusic.harmony import HARMONY_METRICS
 from rlmusic.music import Piece, piece_from_arrays
+from rlmusic.texture import chord_changes_per_bar
 
 GRID = 12  # onset positions per beat: straight and swung eighths, sixteenths and triplets
 BASS = 55  # below G3 counts as the bass register
@@ -32,7 +39,9 @@ FEATURES = ([f"phase_{k}" for k in range(GRID)] + ["swung_offbeats", "straight_o
             + ["notes_per_beat", "onsets_per_beat", "notes_per_onset", "bass_beats", "bass_steps", "bass_repeats",
                "bass_fourths_fifths", "chord_onsets", "chords_off_beat", "chord_spread"]
             + [f"interval_class_{k}" for k in range(1, 7)]
-            + ["pitch_class_entropy", "pitch_mean", "pitch_std", "metre_3", "metre_4", "metre_5", "bars"])
+            + ["pitch_class_entropy", "pitch_mean", "pitch_std", "metre_3", "metre_4", "metre_5", "bars"]
+            + list(HARMONY_METRICS) + ["chord_changes_per_bar"])
+UNDEFINED = -1.0  # a harmony measure undefined for a piece (NaN) reads as this: trees split on it
 
 
 def features(piece: Piece) -> np.ndarray | None:
@@ -76,6 +85,8 @@ def features(piece: Piece) -> np.ndarray | None:
     f += [-(hist[hist > 0] * np.log2(hist[hist > 0])).sum(), pitch.mean(), pitch.std()]
     quarters = piece.bar_ticks / tpq
     f += [float(quarters == 3), float(quarters == 4), float(quarters == 5), math.log1p(beats / max(quarters, 1))]
+    harmony = [fn(piece) for fn in HARMONY_METRICS.values()] + [chord_changes_per_bar(piece)]
+    f += [UNDEFINED if math.isnan(v) else v for v in harmony]
     return np.array(f, float)
 
 
@@ -167,17 +178,28 @@ def judge_split(names: list[str], seed: int, fraction: float = 0.2) -> np.ndarra
     return np.array([int(hashlib.md5(f"{seed}:{n}".encode()).hexdigest()[:8], 16) / 2**32 < fraction for n in names])
 
 
-def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, features) of ``per_piece`` random excerpts of each piece, and each row's piece index."""
+def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool = False,
+                   only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, features) of ``per_piece`` random excerpts of each piece (of the pieces ``only``
+    marks), and each row's piece index. ``corrupt``: each excerpt replaced by a corrupted copy,
+    the kinds of ``rlmusic.corrupt.CORRUPTIONS`` in turn (spliced bars drawn from all the excerpts)."""
     rng = np.random.default_rng(seed)
-    rows, owner = [], []
+    excerpts, owner = [], []
     for i, piece in enumerate(pieces):
-        for ex in random_excerpts(piece, per_piece, rng):
-            f = features(ex)
-            if f is not None:
-                rows.append(f)
+        if only is None or only[i]:
+            for ex in random_excerpts(piece, per_piece, rng):
+                excerpts.append(ex)
                 owner.append(i)
-    return np.array(rows).reshape(-1, len(FEATURES)), np.array(owner, np.int64)
+    if corrupt:
+        kinds = list(CORRUPTIONS.values())
+        excerpts = [kinds[n % len(kinds)](ex, rng, excerpts) for n, ex in enumerate(excerpts)]
+    rows, kept = [], []
+    for ex, i in zip(excerpts, owner):
+        f = features(ex)
+        if f is not None:
+            rows.append(f)
+            kept.append(i)
+    return np.array(rows).reshape(-1, len(FEATURES)), np.array(kept, np.int64)
 
 
 def fit(x: np.ndarray, y: np.ndarray, seed: int, trees: int = 150) -> Judge:
@@ -213,10 +235,11 @@ def score_rows(judge: Judge, x: np.ndarray, owner: np.ndarray, n: int) -> np.nda
 
 
 def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], names: list[str], seed: int = 7,
-                folds: int = 5, per_piece: int = 4, progress: bool = True) -> Judge:
+                folds: int = 5, per_piece: int = 4, progress: bool = True, scrambled: bool = True) -> Judge:
     """Fit the judge on its own training split (``judge_split``), then report it on its held-out
-    split and by grouped cross-validation holding out whole groove families (as ``train-clf
-    --cv``). Every score is the mean over a piece's random excerpts of 2-16 bars."""
+    split, by the scramble test on its held-out jazz, and by grouped cross-validation holding out
+    whole groove families (as ``train-clf --cv``). Every score is the mean over a piece's random
+    excerpts of 2-16 bars. ``scrambled``: corrupted copies of the jazz excerpts train as negatives."""
     from tqdm import tqdm
 
     from rlmusic.discriminator import classification_report, family_accuracy, style_folds
@@ -225,10 +248,15 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
     held = judge_split(names, seed)
     x, owner = excerpt_matrix(pieces, per_piece, seed)
     y = labels[owner]
+    real = np.ones(len(y), bool)  # rows of real excerpts: the only ones classification is reported on
+    if scrambled:  # corrupted copies of the jazz excerpts, as negatives, owned by their piece (same split)
+        xs, owner_s = excerpt_matrix(pieces, per_piece, seed + 1, corrupt=True, only=labels == 1)
+        x, owner, y = np.vstack([x, xs]), np.r_[owner, owner_s], np.r_[y, np.zeros(len(owner_s), np.int64)]
+        real = np.r_[real, np.zeros(len(owner_s), bool)]
 
     def fit_and_score(train_rows: np.ndarray, test_pieces: np.ndarray) -> dict:
         judge = fit(x[train_rows], y[train_rows], seed)
-        test_rows = np.isin(owner, test_pieces)
+        test_rows = np.isin(owner, test_pieces) & real
         probs = score_rows(judge, x[test_rows], owner[test_rows], len(pieces))[test_pieces]
         ok = ~np.isnan(probs)
         return classification_report(labels[test_pieces][ok], probs[ok], [groups[i] for i in test_pieces[ok]])
@@ -250,8 +278,13 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
         cv = {k: float(np.nanmean([f[k] for f in records])) for k in keep[1:]} | {
             "folds": records, "by_family": family_accuracy(by_style)}
     judge = fit(x[~held[owner]], y[~held[owner]], seed)
+    from rlmusic.scramble import scramble_test
+
+    held_jazz = [p for p, h, lab in zip(pieces, held, labels) if h and lab == 1]
     judge.meta = {"seed": seed, "excerpts_per_piece": per_piece, "excerpt_bars": list(EXCERPT_BARS),
                   "train_pieces": int((~held).sum()), "held_out_pieces": int(held.sum()),
+                  "scrambled_negatives": bool(scrambled),
                   "held_out": {k: held_out[k] for k in keep} | {"confusion": held_out["confusion"]},
+                  "scramble_test": scramble_test(judge.prob_jazz, held_jazz, seed=seed),
                   "grouped_cv": cv}
     return judge

@@ -30,7 +30,7 @@ from rlmusic.checkpoint import (
 )
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
-from rlmusic.corpus import Corpus, prepare_corpus
+from rlmusic.corpus import Corpus, prepare_corpus, tokenize_folder
 from rlmusic.data import WindowSampler, eval_windows
 from rlmusic.errors import RLMusicError
 from rlmusic.policy import Policy
@@ -102,9 +102,13 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
     sp = special_ids(tokenizer)
     block = mc.block_size
     augment = pc.augment_transpose > 0 and not tokenizer.is_trained
+    # A BPE id can merge several pitches: its pieces are transposed before encoding instead
+    copies = [tokenize_folder(Path(corpus.meta["source"]), tokenizer, cfg.data, progress=progress, shift=s)
+              .stream("train", sp["bos"], sp["eos"]) for s in range(-pc.augment_transpose, pc.augment_transpose + 1)
+              if s and tokenizer.is_trained]
     sampler = WindowSampler(corpus.stream("train", sp["bos"], sp["eos"]), block, pc.batch_size, pc.seed,
                             transpose=transpose_table(tokenizer, pc.augment_transpose) if augment else None,
-                            pitch_of_id=pitch_of_ids(tokenizer))
+                            pitch_of_id=pitch_of_ids(tokenizer), transposed_streams=copies)
     val_stream = corpus.stream("val", sp["bos"], sp["eos"])
     notes_of_id = notes_per_id(tokenizer)
 

@@ -121,9 +121,15 @@ def goodhart_png(run_dir: str | Path, path: str | Path) -> Path | None:
     ax.plot(steps, [r["reward/jazz_clf"] for r in rows], label="discriminator P(jazz) (the reward)", linewidth=2)
     ax.plot(steps, [r["judge/p_jazz"] for r in rows], label="independent judge P(jazz) (never a reward)", linewidth=2)
     refreshed = [r for r in rows if "clf/refresh_p_jazz_after" in r]
-    if refreshed:
-        ax.scatter([r["step"] for r in refreshed], [r["clf/refresh_p_jazz_after"] for r in refreshed], s=12,
-                   color="0.4", label="discriminator P(jazz) right after a refresh", zorder=3)
+    if refreshed:  # each refresh: the samples', held-out real jazz's and its scrambled copies' P(jazz)
+        at = [r["step"] for r in refreshed]
+        ax.scatter(at, [r["clf/refresh_p_jazz_after"] for r in refreshed], s=14, color="0.4",
+                   label="after a refresh: the samples", zorder=3)
+        for key, colour, what in (("clf/refresh_real_jazz", "#2e8b57", "held-out real jazz"),
+                                  ("clf/refresh_scrambled_jazz", "#c0392b", "the same jazz scrambled")):
+            if all(key in r for r in refreshed):
+                ax.scatter(at, [r[key] for r in refreshed], s=14, marker="^", color=colour,
+                           label=f"after a refresh: {what}", zorder=3)
     ax.set_ylim(0, 1)
     ax.set_xlabel("update")
     ax.set_title("reward vs judge: where over-optimisation starts")

@@ -36,6 +36,10 @@ def run_train_judge(config: str | None = "tiny", set_dir: str | None = None, out
     h, cv = judge.meta["held_out"], judge.meta["grouped_cv"]
     print(f"held-out pieces (its own split): accuracy {h['accuracy']:.3f}, balanced {h['balanced_accuracy']:.3f}, "
           f"ROC-AUC {h['roc_auc']:.3f} ({h['n']} pieces)")
+    if judge.meta.get("scramble_test"):
+        from rlmusic.scramble import format_scramble
+
+        print(format_scramble(judge.meta["scramble_test"], "its held-out jazz"))
     if cv:
         print(f"grouped CV ({folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
               f"(all 'other' would score {cv['majority_rate']:.3f}), balanced {cv['balanced_accuracy']:.3f}, "

@@ -157,3 +157,35 @@ def test_bpe_training_decodes_and_keeps_hf_ids(folk_dir, cache_dir):
     pieces = sorted(tok.vocab_model, key=tok.vocab_model.get)
     assert hf_tokenizer(tok)(" ".join(pieces[i] for i in ids))["input_ids"] == ids
     assert notes_per_id(tok)[ids].sum() == sum(t.startswith("Pitch_") for t in (base[i] for i in base_ids))
+
+
+def test_bpe_training_windows_are_transposed_before_encoding(folk_dir, cache_dir):
+    """With BPE, ``augment_transpose=K`` encodes every piece once more per shift, transposed
+    first: the ids of a transposed piece equal the BPE encoding of its transposed notes, and the
+    training sampler draws windows from the original and from each transposed encoding."""
+    import numpy as np
+
+    from rlmusic.config import DataConfig
+    from rlmusic.corpus import prepare_corpus, tokenize_folder, transpose_score
+    from rlmusic.data import WindowSampler
+    from rlmusic.tokens import special_ids
+
+    cfg = DataConfig(data=str(folk_dir), workers=1, cache_dir=str(cache_dir))
+    tok, corpus = prepare_corpus(cfg, TokenizerConfig(bpe_vocab_size=500), progress=False)
+    up = tokenize_folder(folk_dir, tok, cfg, progress=False, shift=2)
+    assert up.names == [n for n in corpus.names if n in set(up.names)] and len(up.names) > 0.9 * len(corpus.names)
+    for name in up.names[:5]:
+        score = load_score(folk_dir / f"{name}.mid")
+        assert transpose_score(score, 2, 21, 108)
+        assert up.piece(up.names.index(name)).tolist() == encode_score(tok, score)  # BPE of the transposed notes
+        plain = corpus.piece(corpus.names.index(name)).tolist()
+        assert up.piece(up.names.index(name)).tolist() != plain
+    sp = special_ids(tok)
+    streams = [corpus.stream("train", sp["bos"], sp["eos"]), up.stream("train", sp["bos"], sp["eos"])]
+    sampler = WindowSampler(streams[0], 32, 64, seed=0, transposed_streams=streams[1:])
+    windows = sampler.batch(0).numpy()
+    text = [" ".join(map(str, s.tolist())) for s in streams]
+    found = [[" ".join(map(str, w.tolist())) in t for t in text] for w in windows]
+    assert all(any(f) for f in found)  # every window is a window of one of the encodings
+    share_up = np.mean([f[1] and not f[0] for f in found])
+    assert 0.3 < share_up < 0.7  # about half come from the transposed copy
