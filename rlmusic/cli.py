@@ -227,8 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-clf", help="train the jazz / not-jazz discriminator")
     p.add_argument("--config", default="tiny", help="config (its clf and tokenizer sections)")
-    p.add_argument("--jazz", help="folder of jazz MIDI files (with --other) instead of the built set")
-    p.add_argument("--other", help="folder of non-jazz MIDI files")
+    p.add_argument("--jazz", help="folder of jazz MIDI files (your own style) instead of the built set; its "
+                   "subfolders are groups, Performer_Tune files of one performer stay in one split")
+    p.add_argument("--other", help="folder of non-jazz MIDI files (default with --jazz: the embedded corpus's "
+                   "folk tunes, Bach chorales and MMA's non-jazz grooves)")
     p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR`")
     p.add_argument("--policy", help="policy checkpoint whose tokenizer the discriminator must share")
     p.add_argument("--out", help="checkpoint folder (default: clf.out_dir)")

@@ -241,6 +241,13 @@ class ClfConfig:
 
     out_dir: str = "checkpoints/runs/jazz-clf"
     """Where the discriminator checkpoint goes."""
+    arch: str = "surprisal"
+    """``surprisal``: a causal language model of the music whose head reads its mean hidden state
+    and its surprise at each next token (``rlmusic/surprisal.py``: it hears when the pitches
+    make no sense); ``classifier``: a GPT-2 sequence classifier over the last token's state."""
+    lm_weight: float = 0.5
+    """``surprisal`` only: weight of the language model's own loss on the jazz windows beside the
+    classification loss, so its surprise stays that of a model of jazz."""
     n_layer: int = 2
     """Transformer blocks of the classifier."""
     n_head: int = 4
@@ -277,6 +284,10 @@ class ClfConfig:
     copies of the jazz training pieces, as negatives: pitches permuted among the notes, onsets
     shuffled within the bar, bars spliced from other pieces in other keys, half the voices
     transposed (``rlmusic/corrupt.py``). Texture without harmony must read as not jazz; 0: off."""
+    split_by: str = "file"
+    """How ``--jazz``/``--other`` folders are split into train and test (a fifth held out): by
+    ``file``, or by ``prefix``, the part of a file name before its first underscore, so the
+    ``Performer_Tune`` files of one performer stay on one side."""
     cv_folds: int = 0
     """Grouped cross-validation folds, holding out whole groove families (0: off)."""
     save_every: int = 200
@@ -305,6 +316,12 @@ class ClfConfig:
         if not 0 <= self.scrambled_share < 0.5:
             raise RLMusicError(f"clf.scrambled_share must be in [0, 0.5) (half of a batch is jazz), "
                                f"got {self.scrambled_share}")
+        if self.split_by not in ("file", "prefix"):
+            raise RLMusicError(f"clf.split_by must be file or prefix, not {self.split_by!r}")
+        if self.arch not in ("surprisal", "classifier"):
+            raise RLMusicError(f"clf.arch must be surprisal or classifier, not {self.arch!r}")
+        if self.lm_weight < 0:
+            raise RLMusicError("clf.lm_weight must be >= 0")
         if self.balance not in ("piece", "family"):
             raise RLMusicError(f"clf.balance must be 'piece' or 'family', not {self.balance!r}")
 
@@ -319,6 +336,11 @@ class PPOConfig:
     """``ppo`` (ours), or TRL's ``grpo`` / ``rloo`` with the same rewards."""
     reward: str = "repetition"
     """Rewards and weights, e.g. ``repetition=1,jazz_clf=0.5``."""
+    target: str = ""
+    """A folder of MIDI in the style to move toward (e.g. jazz that people played): its pieces give
+    the band rewards' bands, corpus prompts' openings, and with ``refresh_from=target`` the
+    co-evolving discriminator's positives (against the embedded corpus's non-jazz); empty: the
+    training corpus (``bands_from``, ``prompt_from``) does."""
     bands_from: str = ""
     """The ``pitch_entropy``/``scale`` bands come from the training pieces whose name contains
     this (e.g. ``/jazz/``: the corpus's jazz arrangements, the style PPO is pushed toward);
@@ -412,10 +434,11 @@ class PPOConfig:
     """A refresh stops once the fresh rollouts' mean P(jazz) falls below this."""
     refresh_from: str = "jazz_set"
     """The real music a refresh trains on: ``jazz_set`` (the rendered jazz / not-jazz set,
-    ``rlmusic data jazz``, where every standard comes in a jazz and a non-jazz groove) or
+    ``rlmusic data jazz``, where every standard comes in a jazz and a non-jazz groove),
     ``corpus:SELECTION`` (the training corpus: pieces whose name contains SELECTION, e.g.
-    ``corpus:/jazz/``, are jazz, the rest are not; its validation split is held out). The
-    corpus costs nothing to build, but its negatives are mostly folk tunes and chorales."""
+    ``corpus:/jazz/``, are jazz, the rest are not; its validation split is held out) or
+    ``target`` (``ppo.target``'s pieces against the embedded corpus's non-jazz). The corpus
+    costs nothing to build, but its negatives are mostly folk tunes and chorales."""
     seed: int = 0
     """Seeds prompts, sampling and minibatch order."""
     report_to: str = "none"
@@ -450,9 +473,12 @@ class PPOConfig:
         if self.prompt not in ("corpus", "bos") and not (self.prompt.startswith("file:") and len(self.prompt) > 5):
             raise RLMusicError(f"ppo.prompt must be corpus, bos or file:DIR (a folder of MIDI files), "
                                f"got {self.prompt!r}")
-        if self.refresh_from != "jazz_set" and not (self.refresh_from.startswith("corpus:") and len(self.refresh_from) > 7):
-            raise RLMusicError(f"ppo.refresh_from must be jazz_set or corpus:SELECTION (e.g. corpus:/jazz/), "
+        if self.refresh_from not in ("jazz_set", "target") and not (self.refresh_from.startswith("corpus:")
+                                                                     and len(self.refresh_from) > 7):
+            raise RLMusicError(f"ppo.refresh_from must be jazz_set, target or corpus:SELECTION (e.g. corpus:/jazz/), "
                                f"got {self.refresh_from!r}")
+        if self.refresh_from == "target" and not self.target:
+            raise RLMusicError("ppo.refresh_from=target needs ppo.target=DIR (a folder of the style to move toward)")
         if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1 and 0 <= self.refresh_real_floor < 1):
             raise RLMusicError("ppo.refresh_share must be in (0, 1), ppo.refresh_target in (0, 1] and "
                                "ppo.refresh_real_floor in [0, 1)")

@@ -70,9 +70,19 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     print(describe_corpus(*prepare_corpus(cfg.data, cfg.tokenizer), seconds=time.time() - t))
     timings = {"corpus": time.time() - t}
 
-    t = _step("2/6 jazz discriminator")
+    base_policy = Path(args.policy) if args.policy else SHIPPED_POLICY
+    t = _step("2/6 jazz discriminator" + (f" trained on {args.target} against the embedded non-jazz" if args.target else ""))
     clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF
-    if not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
+    if args.target and not args.discriminator:  # the target's own, from the policy's trunk
+        from rlmusic.checkpoint import load_checkpoint
+
+        clf = out / "jazz-clf"
+        window = min(128, load_checkpoint(base_policy, plugins.load_policy).policy.max_length or 128)
+        run_train_clf(args.config, [*data, f"clf.out_dir={clf}", f"clf.init_from={base_policy}",
+                                    f"clf.steps={args.target_clf_steps}", f"clf.max_window={window}",
+                                    f"clf.min_window={min(32, window // 2)}"], plugins, source={"jazz": args.target},
+                      resume=bool(list_checkpoints(clf)))
+    elif not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
         print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
         clf = out / "jazz-clf"
         # a demo cut short goes on where it stopped
@@ -84,9 +94,15 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
           f"{test.get('roc_auc', float('nan')):.3f}" + (f"; unseen groove families {unseen_summary(cv)}" if cv else ""))
     timings["discriminator"] = time.time() - t
 
-    t = _step("3/6 pretrained policy")
-    policy_path = Path(args.policy) if args.policy else SHIPPED_POLICY
-    if not list_checkpoints(policy_path) and not (policy_path / "rlmusic.json").is_file():
+    t = _step("3/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else ""))
+    policy_path = base_policy
+    if args.target:
+        mle = out / "mle"
+        run_pretrain(args.config, [f"data.data={args.target}", f"pretrain.out_dir={mle}",
+                                   f"pretrain.max_steps={args.target_steps}"], plugins,
+                     resume=bool(list_checkpoints(mle)), init_from=str(base_policy))
+        policy_path = list_checkpoints(mle / "best")[-1]
+    elif not list_checkpoints(policy_path) and not (policy_path / "rlmusic.json").is_file():
         print(f"no policy in {policy_path}: pretraining the tiny one (rlmusic pretrain)")
         policy_path = out / "pretrain"
         run_pretrain(args.config, [*data, f"pretrain.out_dir={policy_path}"], plugins,
@@ -94,7 +110,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     print(f"policy: {policy_path} (step {read_meta(policy_path)['step']})")
     timings["policy"] = time.time() - t
 
-    refresh_from = args.refresh_from or ("" if args.data else f"corpus:{JAZZ_PIECES}")
+    refresh_from = args.refresh_from or ("target" if args.target else "" if args.data else f"corpus:{JAZZ_PIECES}")
     refresh = [f"ppo.refresh_every={args.refresh_every}", f"ppo.refresh_from={refresh_from}"] \
         if refresh_from and args.refresh_every else []
     precision = ppo_precision(args.precision)
@@ -102,7 +118,8 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     t = _step(f"4/6 PPO with --reward {DEMO_REWARD} ({args.updates} updates, {shown}, discriminator "
               + (f"co-evolving on {refresh_from})" if refresh else "frozen)"))
     run = out / "finetune"
-    bands = [] if args.data else [f"ppo.bands_from={JAZZ_PIECES}"]  # a user's folder: its own band
+    # the bands: the target's, a user's --data folder's own, or the corpus's jazz
+    bands = [f"ppo.target={args.target}"] if args.target else [] if args.data else [f"ppo.bands_from={JAZZ_PIECES}"]
     run_finetune(args.config, [*data, *bands, *refresh, f"ppo.reward={DEMO_REWARD}", f"ppo.out_dir={run}",
                                "ppo.target_kl=12", f"ppo.updates={args.updates}", f"ppo.batch_size={args.batch_size}",
                                f"ppo.minibatch_size={min(8, args.batch_size)}",
@@ -113,9 +130,11 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings["ppo"] = time.time() - t
 
     t = _step("5/6 metrics before vs after")
-    reference = {"reference": args.data} if args.data else {"reference_from": JAZZ_PIECES}
+    reference = {"reference": args.target, "reference_tokens": args.sample_tokens, "copies_from": [args.target]} \
+        if args.target else {"reference": args.data} if args.data else {"reference_from": JAZZ_PIECES}
+    reference |= {"data": args.data} if args.data else {}  # copies searched in the corpus the policy learned
     summary = measure(out, policy_path, run, clf, args.num_samples, args.sample_tokens, args.config, reference,
-                      plugins, bars=args.sample_bars)
+                      plugins, bars=args.sample_bars, first=[str(base_policy)] if args.target else [])
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
@@ -162,11 +181,13 @@ def sample_config(num: int, tokens: int, seed: int = 0, bars: int = 0) -> Sample
 
 
 def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample_tokens: int, config: str,
-            reference: dict[str, str], plugins: Plugins, bars: int = 0) -> dict:
-    """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary."""
+            reference: dict, plugins: Plugins, bars: int = 0, first: list[str] | None = None) -> dict:
+    """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary.
+    ``first``: checkpoints measured before both (the prior a --target demo fine-tuned first)."""
     from rlmusic.evaluate import print_and_write, run_metrics
 
-    opts = MetricsOptions(paths=[str(policy_path), str(run)], sample=sample_config(num, sample_tokens, bars=bars),
+    opts = MetricsOptions(paths=[*(first or []), str(policy_path), str(run)],
+                          sample=sample_config(num, sample_tokens, bars=bars),
                           discriminator=str(clf), reference_model=str(policy_path), config=config, **reference)
     summary = run_metrics(opts, plugins.load_policy, plugins.rewards)
     print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))

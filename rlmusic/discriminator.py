@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
-from transformers import AutoModelForSequenceClassification, GPT2Config, get_cosine_schedule_with_warmup
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    get_cosine_schedule_with_warmup,
+)
 
 from rlmusic.checkpoint import read_json, resolve_checkpoint, restore_optimizer, restoring, save_checkpoint
 from rlmusic.config import ClfConfig
@@ -27,6 +33,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import family_of
 from rlmusic.labelled import Labelled
 from rlmusic.music import Piece, piece_from_score
+from rlmusic.surprisal import SurprisalClassifier
 from rlmusic.tokens import (
     decode_ids,
     encode_score,
@@ -58,24 +65,34 @@ class Discriminator(nn.Module):
 
     @classmethod
     def build(cls, cfg: ClfConfig, tokenizer) -> Discriminator:
+        """A fresh discriminator of ``cfg.arch``, its trunk from ``cfg.init_from`` (a GPT-2 policy
+        of the same vocabulary, which already knows the corpus's music) or new."""
         sp = special_ids(tokenizer)
         labels = dict(num_labels=2, pad_token_id=sp["pad"], id2label={0: "other", 1: "jazz"},
                       label2id={"other": 0, "jazz": 1})
-        if cfg.init_from:  # the policy's trunk, which already knows the corpus's music; a new score head
+        fingerprint = tokenizer_fingerprint(tokenizer)
+        surprisal = cfg.arch == "surprisal"
+        if cfg.init_from:
             folder = resolve_checkpoint(cfg.init_from)
-            if tokenizer_fingerprint(load_miditok(folder)) != tokenizer_fingerprint(tokenizer):
+            if tokenizer_fingerprint(load_miditok(folder)) != fingerprint:
                 raise RLMusicError(f"clf.init_from={cfg.init_from} has another vocabulary than the discriminator's "
                                    f"tokenizer; pass the same checkpoint as --policy")
-            model = AutoModelForSequenceClassification.from_pretrained(str(folder), **labels)
+            model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32) if surprisal else \
+                AutoModelForSequenceClassification.from_pretrained(str(folder), **labels)
             if model.config.model_type != "gpt2" or model.config.n_positions < cfg.max_window:
                 raise RLMusicError(f"clf.init_from must be a GPT-2 policy with a context of at least "
                                    f"clf.max_window={cfg.max_window} tokens")
-            return cls(model, tokenizer_fingerprint(tokenizer), cfg.max_window, tokenizer)
+            model.config.pad_token_id = sp["pad"]
+            return cls(SurprisalClassifier(model) if surprisal else model, fingerprint, cfg.max_window, tokenizer)
         hf = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.max_window, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
                         bos_token_id=sp["bos"], eos_token_id=sp["eos"], **labels)
-        return cls(AutoModelForSequenceClassification.from_config(hf), tokenizer_fingerprint(tokenizer), cfg.max_window,
-                   tokenizer)
+        model = SurprisalClassifier(GPT2LMHeadModel(hf)) if surprisal else AutoModelForSequenceClassification.from_config(hf)
+        return cls(model, fingerprint, cfg.max_window, tokenizer)
+
+    @property
+    def kind(self) -> str:
+        return getattr(self.model, "kind", "classifier")
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -83,7 +100,8 @@ class Discriminator(nn.Module):
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.model.save_pretrained(str(folder), safe_serialization=True)
-        (folder / CLF_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "max_window": self.max_window}))
+        (folder / CLF_FILE).write_text(json.dumps({"fingerprint": self.fingerprint, "max_window": self.max_window,
+                                                   "kind": self.kind}))
 
     @classmethod
     def load(cls, folder: str | Path) -> Discriminator:
@@ -93,7 +111,10 @@ class Discriminator(nn.Module):
                                f"train one with `rlmusic train-clf`")
         info = read_json(folder / CLF_FILE)
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+            if info.get("kind") == SurprisalClassifier.kind:
+                model = SurprisalClassifier.from_pretrained(folder)
+            else:
+                model = AutoModelForSequenceClassification.from_pretrained(str(folder))
             tokenizer = load_miditok(folder) if find_miditok_file(folder) else None
             return cls(model, info["fingerprint"], info["max_window"], tokenizer).eval()
         except Exception as e:  # truncated weights, a foreign config, missing keys
@@ -128,6 +149,11 @@ class Discriminator(nn.Module):
 
     def logits(self, windows: list[list[int]]) -> torch.Tensor:
         """(B, 2) logits for windows of ids (right-padded here, last ``max_window`` ids kept)."""
+        return self.scores(windows)[0]
+
+    def scores(self, windows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 2) logits, and for a ``surprisal`` discriminator each window's mean next-token NLL
+        (its language model's loss; None for a plain classifier)."""
         windows = [w[-self.max_window :] or [self.pad] for w in windows]
         width = max(map(len, windows))
         device = next(self.parameters()).device
@@ -136,7 +162,8 @@ class Discriminator(nn.Module):
         for i, w in enumerate(windows):
             x[i, : len(w)] = torch.tensor(w)
             mask[i, : len(w)] = 1
-        return self.model(input_ids=x.to(device), attention_mask=mask.to(device)).logits  # (B, 2)
+        out = self.model(input_ids=x.to(device), attention_mask=mask.to(device))
+        return out if isinstance(out, tuple) else (out.logits, None)  # (B, 2), (B,)
 
     @torch.no_grad()
     def prob_jazz(self, sequences: list[list[int]], batch_size: int = 64) -> np.ndarray:
@@ -214,6 +241,18 @@ def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray,
     return ids[keep].tolist()
 
 
+def discriminator_loss(disc: Discriminator, windows: list[list[int]], labels: list[int],
+                       lm_weight: float) -> torch.Tensor:
+    """Cross-entropy of the labels, plus ``lm_weight`` times a ``surprisal`` discriminator's own
+    language-model loss on the jazz windows (it stays a model of jazz)."""
+    logits, nll = disc.scores(windows)
+    target = torch.tensor(labels, device=logits.device)
+    loss = F.cross_entropy(logits.float(), target)
+    if nll is not None and lm_weight and bool((target == 1).any()):
+        loss = loss + lm_weight * nll[target == 1].mean()
+    return loss
+
+
 def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, progress: bool = True,
                         log: Callable[[int, dict], None] | None = None, tokenizer=None,
                         resume_state: dict | None = None,
@@ -246,7 +285,6 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
             rng.bit_generator.state = resume_state["numpy_rng"]
             torch.set_rng_state(resume_state["torch_rng"])
         start = resume_state["step"]
-    device = next(disc.parameters()).device
     disc.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="train-clf", unit="step",
                disable=not progress)
@@ -257,7 +295,7 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
             windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
         if is_pitch is not None:
             windows = [drop_notes(w, is_pitch, is_duration, cfg.augment_drop_notes, rng) for w in windows]
-        loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
+        loss = discriminator_loss(disc, windows, labels, cfg.lm_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
@@ -310,7 +348,6 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     rng = np.random.default_rng([cfg.seed, seed])
     n_fresh = max(1, round(share * cfg.batch_size))
     opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr * 0.5, weight_decay=0.01)
-    device = next(disc.parameters()).device
     watch_real = bool(held_out) and real_floor > 0
 
     def real_p() -> float:
@@ -334,7 +371,7 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
                     start = 0 if matched_openings else int(rng.integers(0, max(len(matched[i]) - len(w), 0) + 1))
                     windows.append(matched[i][start : start + len(w)].tolist())
                 labels += [1] * n_fresh
-            loss = F.cross_entropy(disc.logits(windows).float(), torch.tensor(labels, device=device))
+            loss = discriminator_loss(disc, windows, labels, cfg.lm_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
@@ -417,8 +454,15 @@ def classification_report(labels: np.ndarray, probs: np.ndarray, groups: list[st
 
 
 def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) -> dict:
+    """The classification report of the test pieces, and each jazz group's ROC-AUC against all
+    the test negatives (``auc_by_jazz_group``: solo lines, piano, melodies, for a folder of them)."""
     probs = score_pieces(disc, data.pieces, cfg.max_window // 2, cfg.eval_windows)
     out = classification_report(data.labels, probs, data.groups)
+    groups = np.array(data.groups)
+    jazz_groups = sorted(set(groups[data.labels == 1]))
+    if len(jazz_groups) > 1:
+        out["auc_by_jazz_group"] = {g: roc_auc(data.labels[(groups == g) | (data.labels == 0)],
+                                               probs[(groups == g) | (data.labels == 0)]) for g in jazz_groups}
     folk = np.array([g == "folk/bach" for g in data.groups])
     if folk.any():
         out["folk_bach_accuracy"] = float((probs[folk] < 0.5).mean())

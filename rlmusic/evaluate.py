@@ -429,7 +429,9 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
         columns.append(col)
     reference, corpus, tok = None, None, tokenizer
     sampled = any(c.sampled for c in columns)
-    if (not opts.reference and not opts.no_reference) or opts.also_from or (sampled and not opts.no_copies):
+    windowed_folder = bool(opts.reference and opts.reference_tokens)
+    if (not opts.reference and not opts.no_reference) or opts.also_from or (sampled and not opts.no_copies) \
+            or windowed_folder:
         cfg = load_config(resolve_config_path(opts.config), [f"data.data={opts.data}"] if opts.data else [])
         tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)
     # real music is cut to the samples' length: a 2-bar sample is not compared with 100-beat pieces
@@ -438,15 +440,21 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
     span = f", {window}-token windows" if window else ""
     for text in opts.also_from:  # more real columns from the corpus, e.g. its folk tunes
         pieces, ids = corpus_sample(corpus, tok, "all", opts.reference_samples, select=text, window=window)
-        columns.append(Column(f"real ({text}{span})", pieces, ids=ids))
-    if opts.reference:
+        columns.append(Column(f"real ({text}{span})", pieces, ids=ids, tokenizer=tok))
+    if windowed_folder:  # a folder of real music cut to windows as long as the samples, as corpus pieces are
+        from rlmusic.corpus import tokenize_folder
+
+        pieces, ids = corpus_sample(tokenize_folder(Path(opts.reference), tok, cfg.data, progress=False), tok, "all",
+                                    opts.reference_samples, window=window)
+        reference = Column(f"real ({Path(opts.reference).name}{span})", pieces, ids=ids, tokenizer=tok)
+    elif opts.reference:
         reference = column_from_folder(opts.reference, label="reference", limit=opts.reference_samples,
                                        tokenizer=tokenizer)
     elif not opts.no_reference:
         split = "all" if opts.reference_from else "val"  # a style's pieces are few: every split
         pieces, ids = corpus_sample(corpus, tok, split, opts.reference_samples, select=opts.reference_from,
                                     window=window)
-        reference = Column(f"real ({opts.reference_from or 'val'}{span})", pieces, ids=ids)
+        reference = Column(f"real ({opts.reference_from or 'val'}{span})", pieces, ids=ids, tokenizer=tok)
     everyone = columns + ([reference] if reference else [])
     if disc is not None:
         add_jazz_probability(everyone, disc)
@@ -454,10 +462,12 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
         add_judge(everyone, judge)
     if sampled and not opts.no_copies:
         from rlmusic.copies import CopyIndex, bar_ids
+        from rlmusic.corpus import tokenize_folder
 
-        train = corpus.indices("train")
-        index = CopyIndex.build([corpus.piece(i) for i in train], len(tok),
-                                cache=Path(corpus.meta["cache"]) / "suffixes-train.npy")
+        pieces = [corpus.piece(i) for i in corpus.indices("train")]
+        extra = [tokenize_folder(Path(f), tok, cfg.data, progress=False) for f in opts.copies_from]
+        pieces += [c.piece(i) for c in extra for i in range(len(c))]
+        index = CopyIndex.build(pieces, len(tok), cache=None if extra else Path(corpus.meta["cache"]) / "suffixes-train.npy")
         add_copies(columns, index, bar_ids(tok), tok)
     return summarise(columns, reference)
 

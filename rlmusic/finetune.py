@@ -23,7 +23,7 @@ from rlmusic.discriminator import Discriminator, load_discriminator, refresh_dis
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
-from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selection
+from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selection, labelled_from_target
 from rlmusic.plugins import Plugins
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
@@ -73,14 +73,20 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
         else:
             disc = load_discriminator(discriminator)
         disc.check_tokenizer(tokenizer, f"the policy {policy}")
-    needs_corpus = cfg.ppo.prompt == "corpus" or "bands" in needs or cfg.ppo.refresh_every
+    target = tokenize_folder(Path(cfg.ppo.target), tokenizer, cfg.data) if cfg.ppo.target else None
+    needs_corpus = (cfg.ppo.prompt == "corpus" or "bands" in needs) and target is None or \
+        cfg.ppo.refresh_every and cfg.ppo.refresh_from.startswith("corpus:")
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    bands = corpus_bands(corpus, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), select=cfg.ppo.bands_from,
-                         window=cfg.ppo.max_new_tokens) \
-        if "bands" in needs else None
+    if "bands" in needs:  # the target's own pieces, whole (a small folder has few), or the corpus's
+        bands = corpus_bands(target, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), split="all",
+                             window=cfg.ppo.max_new_tokens) if target is not None else \
+            corpus_bands(corpus, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), select=cfg.ppo.bands_from,
+                         window=cfg.ppo.max_new_tokens)
+    else:
+        bands = None
     reward_fn = build_reward(cfg.ppo.reward, plugins.rewards, reserved=plugins.reserved, bands=bands,
                              discriminator=disc)
-    openings = openings_for(cfg.ppo, corpus, tokenizer)
+    openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(discriminator) if disc is not None else None,
              "discriminator_fingerprint": disc.fingerprint if disc is not None else None,
@@ -121,6 +127,8 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
     own = tokenizer if disc.speaks(tokenizer) else disc.tokenizer
     if cfg.ppo.refresh_from == "jazz_set":
         train, test = jazz_set_splits(own, cfg.data)
+    elif cfg.ppo.refresh_from == "target":
+        train, test = train_test(labelled_from_target(cfg.ppo.target, own, cfg.data, cfg.ppo.seed))
     else:
         if own is not tokenizer:
             corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=own)[1]

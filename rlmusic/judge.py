@@ -202,7 +202,7 @@ def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool
     return np.array(rows).reshape(-1, len(FEATURES)), np.array(kept, np.int64)
 
 
-def fit(x: np.ndarray, y: np.ndarray, seed: int, trees: int = 150) -> Judge:
+def fit(x: np.ndarray, y: np.ndarray, seed: int, trees: int = 300) -> Judge:
     """Gradient boosting (depth 3, rate 0.1, 80% subsamples), classes weighted equally."""
     from sklearn.ensemble import GradientBoostingClassifier
 

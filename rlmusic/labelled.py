@@ -66,17 +66,74 @@ def labelled_from_selection(corpus: Corpus, select: str) -> Labelled:
                     [n.rsplit("/", 1)[0] for n in names], ["test" if v else "train" for v in corpus.is_val], names)
 
 
-def labelled_from_folders(jazz_dir: str | Path, other_dir: str | Path, tokenizer, data_cfg) -> Labelled:
+TEST_SHARE = 0.2  # of each user folder, held out by split key
+
+
+def split_key(name: str, split_by: str = "file") -> str:
+    """What stays in one split: the file (``file``), or its subfolder and the part of its name
+    before the first underscore (``prefix``), so ``Performer_Tune`` files of one performer (Weimar
+    Jazz Database solos, say) never fall on both sides."""
+    if split_by == "file":
+        return name
+    folder, _, stem = name.rpartition("/")
+    return f"{folder}/{stem.split('_')[0]}"
+
+
+def _folder_pieces(folder: str | Path, label: int, tokenizer, data_cfg, split_by: str = "file") -> Labelled:
+    corpus = tokenize_folder(Path(folder), tokenizer, data_cfg)
+    test = holdout_mask([split_key(n, split_by) for n in corpus.names], TEST_SHARE)
+    return Labelled([np.asarray(corpus.piece(i), dtype=np.int64) for i in range(len(corpus))],
+                    np.full(len(corpus), label),
+                    [name.split("/")[0] if "/" in name else Path(folder).name for name in corpus.names],
+                    ["test" if t else "train" for t in test], list(corpus.names))
+
+
+def concat(*parts: Labelled) -> Labelled:
+    return Labelled([p for d in parts for p in d.pieces], np.concatenate([d.labels for d in parts]),
+                    [g for d in parts for g in d.groups], [s for d in parts for s in d.splits],
+                    [n for d in parts for n in d.names])
+
+
+def labelled_from_folders(jazz_dir: str | Path, other_dir: str | Path, tokenizer, data_cfg,
+                          split_by: str = "file") -> Labelled:
     """Two user folders -> labelled pieces. Each folder's first-level subfolders are the groups
-    grouped CV holds out; 20% of each folder (by name hash, stable) is the test split."""
-    pieces, labels, groups, splits, names = [], [], [], [], []
-    for label, folder in ((1, jazz_dir), (0, other_dir)):
-        corpus = tokenize_folder(Path(folder), tokenizer, data_cfg)
-        test = holdout_mask(corpus.names, 0.2)
-        for i, name in enumerate(corpus.names):
+    grouped CV holds out; ``TEST_SHARE`` of each folder (by ``split_key`` hash, stable) is the
+    test split."""
+    return concat(_folder_pieces(jazz_dir, 1, tokenizer, data_cfg, split_by),
+                  _folder_pieces(other_dir, 0, tokenizer, data_cfg, split_by))
+
+
+# The embedded corpus's collections that are not jazz, and how many pieces each gives as negatives.
+EMBEDDED_OTHER = {"essen": 200, "oneill": 200, "aird": 150, "ryan": 150, "bach": 200, "miscfolk": 100,
+                  "mma/arrangements/other": 200}
+
+
+def embedded_other(tokenizer, data_cfg, seed: int = 0) -> Labelled:
+    """Real non-jazz from the training corpus: the embedded one's folk tunes of four collections,
+    Bach chorales and MMA's non-jazz grooves (``EMBEDDED_OTHER`` pieces of each), or, with
+    ``data.data``, that folder's pieces whose name has no ``/jazz/`` (1,000 at most), drawn with
+    ``seed``; a collection (top folder) is a group, the corpus's validation split the test split."""
+    from rlmusic.config import TokenizerConfig
+    from rlmusic.corpus import prepare_corpus
+
+    corpus = prepare_corpus(data_cfg, TokenizerConfig(), tokenizer=tokenizer, progress=False)[1]
+    rng = np.random.default_rng(seed)
+    quota = EMBEDDED_OTHER if not data_cfg.data else {
+        top: 1000 // max(1, len({n.split("/")[0] for n in corpus.names}))
+        for top in sorted({n.split("/")[0] for n in corpus.names if "/jazz/" not in n})}
+    pieces, groups, splits, names = [], [], [], []
+    for collection, n in quota.items():
+        idx = np.array([i for i, name in enumerate(corpus.names)
+                        if (name.startswith(collection + "/") or name == collection) and "/jazz/" not in name])
+        for i in np.sort(rng.choice(idx, min(n, len(idx)), replace=False)) if len(idx) else []:
             pieces.append(np.asarray(corpus.piece(i), dtype=np.int64))
-            labels.append(label)
-            groups.append(name.split("/")[0] if "/" in name else Path(folder).name)
-            splits.append("test" if test[i] else "train")
-            names.append(name)
-    return Labelled(pieces, np.array(labels), groups, splits, names)
+            groups.append(collection)
+            splits.append("test" if corpus.is_val[i] else "train")
+            names.append(corpus.names[i])
+    return Labelled(pieces, np.zeros(len(pieces), np.int64), groups, splits, names)
+
+
+def labelled_from_target(jazz_dir: str | Path, tokenizer, data_cfg, seed: int = 0, split_by: str = "file") -> Labelled:
+    """A folder of the style one wants (jazz people played, say) against the training corpus's
+    real non-jazz (``embedded_other``): ``train-clf --jazz DIR`` without ``--other``."""
+    return concat(_folder_pieces(jazz_dir, 1, tokenizer, data_cfg, split_by), embedded_other(tokenizer, data_cfg, seed))

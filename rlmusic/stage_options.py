@@ -5,6 +5,7 @@ parser is built without loading torch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rlmusic.config import SampleConfig
 from rlmusic.errors import RLMusicError
@@ -47,6 +48,9 @@ class MetricsOptions:
     """Add a column of the corpus's pieces whose name contains this text (repeatable), e.g. miscfolk."""
     no_copies: bool = False
     """Skip copy detection (the longest run of sampled tokens found in the training corpus)."""
+    copies_from: list[str] = field(default_factory=list)
+    """Folders whose pieces copy detection searches too, beside the training corpus (repeatable),
+    e.g. the small target folder a policy was fine-tuned on."""
     cpu: bool = False
     """Sample on the CPU even if a GPU is present."""
 
@@ -61,6 +65,15 @@ class DemoOptions:
     """Config name in configs/ or a YAML path."""
     data: str = ""
     """Folder of MIDI files instead of the embedded corpus (its own texture bands and reference)."""
+    target: str = ""
+    """A folder of MIDI in the style you want (e.g. jazz people played): the policy is first
+    fine-tuned on it by maximum likelihood, a discriminator is trained on it against the embedded
+    non-jazz, PPO takes its bands and openings and co-evolves the discriminator on it, and the
+    report measures against it (copies of it included)."""
+    target_steps: int = 300
+    """With --target: maximum-likelihood fine-tuning steps (the best by validation loss is kept)."""
+    target_clf_steps: int = 400
+    """With --target: discriminator training steps."""
     policy: str = ""
     """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
     discriminator: str = ""
@@ -106,6 +119,10 @@ class DemoOptions:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
         if self.precision not in ("auto", "bf16", "no"):
             raise RLMusicError(f"--precision must be auto, bf16 or no, got {self.precision!r}")
+        if self.target and not Path(self.target).is_dir():
+            raise RLMusicError(f"--target {self.target!r} is not a folder; pass a folder of MIDI files in the style "
+                               f"you want")
+
 
 
 @dataclass

@@ -31,24 +31,27 @@ from rlmusic.discriminator import (
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
-from rlmusic.labelled import labelled_from_corpus, labelled_from_folders
+from rlmusic.labelled import labelled_from_corpus, labelled_from_folders, labelled_from_target
 from rlmusic.plugins import Plugins
 from rlmusic.scramble import format_scramble, jazz_of, pieces_of_ids, scramble_test, token_scorer
 from rlmusic.stage_options import JazzSetSpec
 from rlmusic.tokens import build_tokenizer, load_miditok
 
+EMBEDDED = "embedded"  # the source of the negatives when only --jazz is given: the embedded non-jazz
+
 
 def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, source: dict[str, str] | None = None,
                   policy: str | None = None, resume: bool = False, spec: JazzSetSpec | None = None) -> Path:
     """Train (or resume) the discriminator in ``clf.out_dir``. ``source``: ``{"jazz": DIR,
-    "other": DIR}`` (user folders), ``{"set": DIR}`` (a built set) or empty (the default set,
-    built or reused as ``spec`` says). Returns the final checkpoint."""
+    "other": DIR}`` (user folders; without ``other``, the embedded corpus's real non-jazz),
+    ``{"set": DIR}`` (a built set) or empty (the default set, built or reused as ``spec`` says).
+    Returns the final checkpoint."""
     cfg = load_config(resolve_config_path(config), overrides)
     source = {k: v for k, v in (source or {}).items() if v}
-    if ("jazz" in source) != ("other" in source):
-        raise RLMusicError("--jazz and --other go together (two folders of MIDI files)")
-    if "jazz" in source:  # user folders take the place of a built set
-        source = {"jazz": source["jazz"], "other": source["other"]}
+    if "other" in source and "jazz" not in source:
+        raise RLMusicError("--other needs --jazz (the folder of the music to recognise)")
+    if "jazz" in source:  # user folders take the place of a built set; no --other: the embedded non-jazz
+        source = {"jazz": source["jazz"], "other": source.get("other", EMBEDDED)}
     out_dir = Path(cfg.clf.out_dir)
     newest = open_run(out_dir, resume)
     prior = read_meta(newest) if newest is not None else {}
@@ -56,7 +59,7 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
         cfg = load_config(None, parse_overrides(overrides), base=config_from_dict(prior["config"]))
 
         def resolved(src: dict) -> dict:
-            return {k: str(Path(v).resolve()) for k, v in src.items() if v}
+            return {k: v if v == EMBEDDED else str(Path(v).resolve()) for k, v in src.items() if v}
 
         if source and resolved(source) != resolved(prior["source"]):
             raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without --jazz/--other/--set, "
@@ -71,8 +74,10 @@ def run_train_clf(config: str | None, overrides: list[str], plugins: Plugins, so
     else:
         tokenizer = load_checkpoint(init, plugins.load_policy).tokenizer if init else build_tokenizer(cfg.tokenizer)
     t0 = time.time()
-    if "jazz" in source:
-        data = labelled_from_folders(source["jazz"], source["other"], tokenizer, cfg.data)
+    if "jazz" in source and source["other"] == EMBEDDED:
+        data = labelled_from_target(source["jazz"], tokenizer, cfg.data, cfg.clf.seed, cfg.clf.split_by)
+    elif "jazz" in source:
+        data = labelled_from_folders(source["jazz"], source["other"], tokenizer, cfg.data, cfg.clf.split_by)
     else:
         folder = Path(source["set"]) if source.get("set") else build_default_set(spec)
         data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
@@ -163,6 +168,9 @@ def print_results(result: dict, cv: dict | None, folds: int) -> None:
               f"ROC-AUC {result['roc_auc']:.3f}; confusion "
               f"(jazz->jazz {c['true_jazz_pred_jazz']}, jazz->other {c['true_jazz_pred_other']}, "
               f"other->jazz {c['true_other_pred_jazz']}, other->other {c['true_other_pred_other']})")
+        if result.get("auc_by_jazz_group"):
+            print("ROC-AUC of each jazz folder against every held-out non-jazz piece: "
+                  + ", ".join(f"{g} {a:.3f}" for g, a in result["auc_by_jazz_group"].items()))
         if "folk_bach_accuracy" in result:
             print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
     if cv:

@@ -51,16 +51,17 @@ def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: i
 
 
 def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.05, 0.95),
-                 max_pieces: int = 1000, select: str = "", window: int = 0) -> dict[str, tuple[float, float]]:
-    """{metric: (low, high)} quantiles of every metric over the training split (its pieces named
-    with ``select`` only, if given), each piece cut to a ``window`` of tokens (0: whole pieces)
-    so the band describes music as long as the samples; cached in the corpus folder."""
-    key = json.dumps([select, window, sorted(METRICS)])
+                 max_pieces: int = 1000, select: str = "", window: int = 0,
+                 split: str = "train") -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} quantiles of every metric over a split (its pieces named with
+    ``select`` only, if given), each piece cut to a ``window`` of tokens (0: whole pieces) so the
+    band describes music as long as the samples; cached in the corpus folder."""
+    key = json.dumps([select, window, sorted(METRICS)] + ([split] if split != "train" else []))
     tag = hashlib.sha1(key.encode()).hexdigest()[:8]
     cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}-{tag}.json"
     if cache.is_file():
         return {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
-    pieces = corpus_sample(corpus, tokenizer, "train", max_pieces, select=select, window=window)[0]
+    pieces = corpus_sample(corpus, tokenizer, split, max_pieces, select=select, window=window)[0]
     bands = {}
     for name, fn in METRICS.items():
         values = np.array([fn(p) for p in pieces], float)

@@ -59,3 +59,33 @@ def test_the_report_says_what_the_discriminator_co_evolved_on():
     assert refresh_of({"refresh_every": 0, "refresh_from": "corpus:/jazz/"}) == ""
     assert "co-evolving with it on corpus:/jazz/" in intro("jazz_clf", "corpus:/jazz/")
     assert "co-evolving" not in intro("jazz_clf")
+
+
+def test_demo_toward_a_target_folder(trained_run, folk_dir, bach_dir, tmp_path, capsys):
+    """``rlmusic demo --target DIR``: maximum-likelihood fine-tuning on the folder (the best
+    checkpoint kept), a discriminator trained on it against the corpus's non-jazz with its
+    scramble test, PPO with the folder's bands co-evolving the discriminator on it, and the report
+    against the folder cut to windows as long as the samples, copies of it searched."""
+    from rlmusic.checkpoint import list_checkpoints, read_meta
+
+    out = tmp_path / "target"
+    argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--target", str(bach_dir), "--policy",
+            str(trained_run), "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32", "--refresh-every", "1",
+            "--sample-tokens", "48", "--sample-bars", "0", "--num-samples", "4", "--listen", "1",
+            "--target-steps", "10", "--target-clf-steps", "10"]
+    assert main(argv) == 0
+    best = list_checkpoints(out / "mle" / "best")
+    assert len(best) == 1 and read_meta(best[0])["config"]["pretrain"]["init_from"] == str(trained_run)
+    clf = read_meta(out / "jazz-clf")
+    assert clf["source"] == {"jazz": str(bach_dir), "other": "embedded"} and "scramble_test" in clf
+    ppo = read_meta(out / "finetune")
+    assert ppo["config"]["ppo"]["target"] == str(bach_dir) and ppo["config"]["ppo"]["refresh_from"] == "target"
+    assert ppo["reference"] == str(best[0])
+    rows = [json.loads(line) for line in (out / "finetune" / "metrics.jsonl").read_text().splitlines()]
+    assert any("clf/refresh_scrambled_jazz" in r for r in rows)  # the scramble test after each refresh
+    summary = json.loads((out / "metrics.json").read_text())
+    assert len(summary["columns"]) == 4 and summary["reference"].startswith(f"real ({bach_dir.name}, 48-token")
+    after = summary["columns"][2]
+    assert "copy/longest_tokens" in summary["metrics"][after]
+    assert "chord_fit" in summary["metrics"][after] and "band/chord_fit" not in summary["metrics"][after]
+    assert "chord_fit" in summary["inside_reference_band"][after]

@@ -89,12 +89,18 @@ def test_training_moves_held_out_accuracy_above_chance(labelled, tmp_path):
     assert path.name == "checkpoint-000080"
 
 
-def test_vocabulary_mismatch_is_refused():
+def test_another_vocabulary_is_re_encoded_or_refused_without_a_tokenizer():
+    """A discriminator that knows its tokenizer serves a policy of another vocabulary (samples
+    re-encoded, tests/test_external.py); one without (ids only) refuses it."""
     tok = build_tokenizer(TokenizerConfig())
     disc = Discriminator.build(ClfConfig(n_layer=1, n_embd=32, n_head=2), tok)
+    tsd = build_tokenizer(TokenizerConfig(kind="TSD"))
     disc.check_tokenizer(tok)
+    disc.check_tokenizer(tsd)
+    assert disc.speaks(tok) and not disc.speaks(tsd)
+    disc.tokenizer = None
     with pytest.raises(RLMusicError, match="trained on another vocabulary"):
-        disc.check_tokenizer(build_tokenizer(TokenizerConfig(kind="TSD")))
+        disc.check_tokenizer(tsd)
 
 
 def test_jazz_clf_without_discriminator_is_a_clear_error():
@@ -203,17 +209,31 @@ def test_other_mma_libraries_render(tmp_path):
         assert len(load_score(folder / p["file"]).tracks[0].notes) > 20
 
 
-def test_classifier_can_start_from_a_policy_trunk(trained_run):
+@pytest.mark.parametrize("arch", ["surprisal", "classifier"])
+def test_classifier_can_start_from_a_policy_trunk(trained_run, arch, tmp_path):
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(trained_run, load_policy)
-    disc = Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), ckpt.tokenizer)
+    disc = Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64, arch=arch), ckpt.tokenizer)
     trunk = ckpt.policy.lm.transformer
-    assert disc.model.config.n_layer == trunk.config.n_layer
-    assert torch.equal(disc.model.transformer.wte.weight, trunk.wte.weight)
-    assert torch.equal(disc.model.transformer.h[0].attn.c_attn.weight, trunk.h[0].attn.c_attn.weight)
+    model = disc.model.lm if arch == "surprisal" else disc.model
+    assert disc.kind == arch and model.config.n_layer == trunk.config.n_layer
+    assert torch.equal(model.transformer.wte.weight, trunk.wte.weight)
+    assert torch.equal(model.transformer.h[0].attn.c_attn.weight, trunk.h[0].attn.c_attn.weight)
     assert disc.prob_jazz([[5, 6, 7]]).shape == (1,)
+    if arch == "surprisal":  # the policy's own language model: its NLL is the policy's
+        x = torch.tensor([[5, 6, 7, 8, 9]])
+        with torch.no_grad():
+            _, nll = disc.eval().scores([x[0].tolist()])
+        with torch.no_grad():
+            logits = ckpt.policy.eval()(x, with_values=False).logits
+        expected = torch.nn.functional.cross_entropy(logits[0, :-1], x[0, 1:])
+        torch.testing.assert_close(nll[0], expected, atol=1e-5, rtol=1e-5)
+        save_discriminator(disc, tmp_path, ckpt.tokenizer, {"step": 0})
+        again = load_discriminator(tmp_path)
+        assert again.kind == "surprisal"
+        np.testing.assert_allclose(again.prob_jazz([[5, 6, 7], [9, 8]]), disc.prob_jazz([[5, 6, 7], [9, 8]]), rtol=1e-6)
     other = build_tokenizer(TokenizerConfig(beat_res={"0-4": 8, "4-12": 4}))
     with pytest.raises(RLMusicError, match="another vocabulary"):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64), other)

@@ -148,9 +148,9 @@ def test_every_fresh_negative_comes_with_a_real_jazz_positive_cut_like_it(jazz_s
     fresh = [f[:n] for f, n in zip(pads(tok, 8, np.random.default_rng(0)), (20, 30, 40, 50, 60, 70, 80, 90))]
     for openings in (True, False):
         disc = load_discriminator(tiny_clf)
-        batches, logits = [], disc.logits
+        batches, scores = [], disc.scores
         # what each step trains on
-        disc.logits = lambda windows, seen=batches, real=logits: seen.append(windows) or real(windows)
+        disc.scores = lambda windows, seen=batches, real=scores: seen.append(windows) or real(windows)
         refresh_discriminator(disc, train, fresh, cfg, steps=3, share=0.25, target=0.0, seed=1, matched=jazz,
                               matched_openings=openings)
         train_batches = [b for b in batches if len(b) == cfg.batch_size]
