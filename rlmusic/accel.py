@@ -26,4 +26,6 @@ def make_accelerator(mixed_precision: str, cpu: bool = False) -> Accelerator:
         # pretraining then bf16 PPO): accelerate keeps the first stage's precision for the
         # process and refuses another; forgetting it is safe when no other process shares it.
         AcceleratorState._reset_state()
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+    # cpu=True where there is no GPU: it is what makes accelerate run several CPU processes
+    # (torchrun --nproc_per_node N) as one gloo job rather than N separate runs.
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu or not torch.cuda.is_available())

@@ -27,6 +27,7 @@ from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selec
 from rlmusic.plugins import Plugins
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
+from rlmusic.refresh import Refresher
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
 from rlmusic.reward_contract import build_reward, check_reward_names, reward_needs
 from rlmusic.scramble import jazz_of
@@ -144,10 +145,11 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
         held_scrambled = [p[: disc.max_window].tolist() for p in jazz_of(test, own, cfg.ppo.seed + 1,
                                                                            max_pieces=len(real))]
     pc = cfg.ppo
-    return lambda update, recent: refresh_discriminator(
-        disc, train, disc.ids_for(recent[-pc.batch_size * pc.refresh_every:], tokenizer), cfg.clf, pc.refresh_steps,
-        share=pc.refresh_share, target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor,
-        matched=matched, matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled)
+    return Refresher(lambda update, recent: refresh_discriminator(
+        disc, train, disc.ids_for(recent, tokenizer), cfg.clf, pc.refresh_steps, share=pc.refresh_share,
+        target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor, matched=matched,
+        matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled),
+        pc.refresh_every, disc)
 
 
 def judge_monitor() -> dict:

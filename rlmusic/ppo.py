@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate.utils import AutocastKwargs
 from tqdm import tqdm
 
 from rlmusic.accel import make_accelerator
@@ -35,6 +34,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.generate import GeneratedPiece, write_pieces
 from rlmusic.policy import Policy, sample_recorded
 from rlmusic.prompts import make_prompts
+from rlmusic.refresh import Refresher
 from rlmusic.reward_contract import RewardBatch, WeightedReward
 from rlmusic.tokens import decode_ids
 from rlmusic.tracking import RunLogger
@@ -171,16 +171,21 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.
 
 def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, reward_fn: WeightedReward,
              openings: list[np.ndarray] | None = None, meta: dict | None = None, resume_state: dict | None = None,
-             refresh: Callable[[int, list[list[int]]], dict] | None = None, progress: bool = True,
+             refresh: Refresher | Callable[[int, list[list[int]]], dict] | None = None, progress: bool = True,
              cpu: bool = False, companions: dict[str, Callable[[Path], None]] | None = None,
              monitors: dict[str, Callable[[RewardBatch], float]] | None = None) -> Path:
     """Run ``cfg.ppo.updates`` PPO updates; returns the final checkpoint's path (written even when
     the last update was skipped as non-finite: its weights are the last good ones).
 
-    ``refresh(update, recent rollouts)`` retrains the discriminator every ``ppo.refresh_every``
-    updates; ``companions`` ({subfolder: save}) go into every checkpoint (the discriminator's
-    weights, so a resumed run refreshes from the same one); ``monitors`` ({name: fn(batch)}) are
-    logged every update and never enter the reward (the independent judge: the Goodhart curve)."""
+    ``refresh`` (a :class:`~rlmusic.refresh.Refresher`, or ``fn(update, rollouts)`` to make one)
+    retrains the discriminator every ``ppo.refresh_every`` updates on those updates' rollouts;
+    ``companions`` ({subfolder: save}) go into every checkpoint (the discriminator's weights, so
+    a resumed run refreshes from the same one); ``monitors`` ({name: fn(batch)}) are logged every
+    update and never enter the reward (the independent judge: the Goodhart curve).
+
+    On several processes (``accelerate launch``) each rank samples its own rollouts (seeded by
+    rank), gradients are averaged, the logged figures are means over every rank's rollouts, the
+    KL coefficient follows the mean KL, and only the main process writes."""
     pc = cfg.ppo
     if pc.threads:
         torch.set_num_threads(pc.threads)
@@ -209,15 +214,33 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                               top_k=pc.top_k, top_p=pc.top_p, min_new_tokens=pc.min_new_tokens,
                               batch_size=pc.batch_size, seed=pc.seed)
     logger = RunLogger(pc.out_dir, pc.report_to, config=cfg.to_dict()) if accelerator.is_main_process else None
-    meta = (meta or {}) | {"stage": "finetune", "config": cfg.to_dict(), "reward": reward_fn.names}
-    last_path, bad, recent = None, 0, []
+    meta = (meta or {}) | {"stage": "finetune", "config": cfg.to_dict(), "reward": reward_fn.names,
+                           "processes": accelerator.num_processes}
+    last_path, bad = None, 0
+    refresher = refresh if isinstance(refresh, Refresher) or refresh is None or not pc.refresh_every \
+        else Refresher(refresh, pc.refresh_every)
+    if refresher is not None and resume_state is not None:
+        refresher.restore(resume_state.get("refresh_buffer"))
+    many = accelerator.num_processes > 1
+
+    def everywhere(ok: bool) -> bool:
+        """Whether ``ok`` holds on every process: a rank skipping a step alone would leave the
+        others waiting in the gradient all-reduce."""
+        if not many:
+            return ok
+        return bool(accelerator.reduce(torch.tensor(float(ok), device=device), "sum") == accelerator.num_processes)
 
     def checkpoint(update: int) -> None:
         nonlocal last_path
-        state = {"optimizer": optimizer.state_dict(), "kl_coef": kl_ctl.value, "update": update}
-        last_path = save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
-                                    meta | {"update": update, "kl_coef": kl_ctl.value}, state, keep_last=pc.keep_last,
-                                    companions=companions)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:  # one writer; every rank holds the same weights
+            state = {"optimizer": optimizer.state_dict(), "kl_coef": kl_ctl.value, "update": update,
+                     "refresh_buffer": refresher.state() if refresher is not None else []}
+            last_path = save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
+                                        meta | {"update": update, "kl_coef": kl_ctl.value}, state,
+                                        keep_last=pc.keep_last, companions=companions)
+        accelerator.wait_for_everyone()
+        last_path = Path(pc.out_dir) / f"checkpoint-{update:06d}"
 
     def skip_update(bad: int, what: str, update: int) -> int:
         """A non-finite update is skipped, weights untouched; too many in a row stop the run."""
@@ -227,7 +250,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         return bad + 1
 
     bar = tqdm(range(start, pc.updates), initial=start, total=pc.updates, desc=pc.algo, unit="update",
-               disable=not progress)
+               disable=not (progress and accelerator.is_main_process))
     for update in bar:
         # --- 1. rollout
         t0 = time.perf_counter()
@@ -257,7 +280,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         if pc.eos_expected:
             scores = scores - pc.missing_eos_penalty * (~has_eos).float()
         t_score = time.perf_counter() - t1
-        if not torch.isfinite(scores).all():
+        if not everywhere(bool(torch.isfinite(scores).all())):
             bad = skip_update(bad, "rewards were", update)
             continue
 
@@ -282,13 +305,13 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                 pg_loss, pg_stats = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb], pc.cliprange)
                 vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb], pc.cliprange_value)
                 loss = pg_loss + pc.vf_coef * vf_loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])
-                if not torch.isfinite(loss):
+                if not everywhere(bool(torch.isfinite(loss))):
                     finite = False
                     break
                 optimizer.zero_grad(set_to_none=True)
                 accelerator.backward(loss)
                 grad_norm = accelerator.clip_grad_norm_(model.parameters(), pc.max_grad_norm or float("inf"))
-                if not math.isfinite(float(grad_norm)):
+                if not math.isfinite(float(grad_norm)):  # the same on every rank: gradients are all-reduced
                     finite = False
                     break
                 optimizer.step()
@@ -317,17 +340,18 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                "perf/tokens_per_s": float(mask.sum()) / (t_rollout + t_score + t_update)}
         row |= reward_fn.log_values(parts) | {k: float(np.mean(v)) for k, v in stats.items()}
         row |= {name: float(fn(batch)) for name, fn in (monitors or {}).items()}
+        if many:  # every rank's batch is as large: the mean of the ranks' means is the mean over all
+            keys = sorted(row)
+            means = accelerator.reduce(torch.tensor([row[k] for k in keys], dtype=torch.float64, device=device), "mean")
+            row = dict(zip(keys, means.tolist()))
+            kl_per_seq = row["objective/kl"]
 
-        # --- 7. adapt beta to this batch's KL
-        kl_ctl.update(kl_per_seq, pc.batch_size)
+        # --- 7. adapt beta to this batch's KL (every rank's: each keeps the same beta)
+        kl_ctl.update(kl_per_seq, pc.batch_size * accelerator.num_processes)
 
-        # --- 8. co-evolve the discriminator on the recent rollouts
-        recent = (recent + gen_ids)[-4 * pc.batch_size :]
-        if refresh is not None and pc.refresh_every and done % pc.refresh_every == 0:
-            # The run's precision for the discriminator too, without autocast's weight cache: it
-            # would keep serving the first forward's bf16 weights through every optimizer step.
-            with accelerator.autocast(AutocastKwargs(cache_enabled=False)):
-                row |= refresh(done, recent)
+        # --- 8. co-evolve the discriminator on the last refresh_every updates' rollouts
+        if refresher is not None:
+            row |= refresher.step(done, gen_ids, accelerator)
 
         # --- 9. log, samples and checkpoints (the main process writes)
         if logger:

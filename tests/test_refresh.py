@@ -195,7 +195,7 @@ def test_finetune_co_evolves_on_a_corpus_selection(tmp_path, trained_run, jazz_s
     assert not all(torch.equal(x, y) for x, y in zip(start.state_dict().values(), saved.state_dict().values()))
     assert main(["finetune", "--policy", str(trained_run), "--out", str(tmp_path / "bad"),
                  "ppo.refresh_from=jazz"]) == 2
-    assert "ppo.refresh_from must be jazz_set or corpus:SELECTION" in capsys.readouterr().err
+    assert "ppo.refresh_from must be jazz_set, target or corpus:SELECTION" in capsys.readouterr().err
     # a selection with no held-out jazz would leave real jazz unguarded
     assert main(["finetune", "--data", str(jazz_set), "--policy", str(trained_run), "--discriminator", str(tiny_clf),
                  "--reward", "jazz_clf", "--out", str(tmp_path / "unguarded"), "ppo.refresh_every=1",
