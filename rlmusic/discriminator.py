@@ -8,7 +8,6 @@ re-encoded with its own (``ids_for``), so one discriminator serves every policy.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from transformers import (
 )
 
 from rlmusic.checkpoint import read_json, resolve_checkpoint, restore_optimizer, restoring, save_checkpoint
+from rlmusic.classify_eval import classification_report, family_accuracy, roc_auc, style_folds
 from rlmusic.config import ClfConfig
 from rlmusic.corrupt import score_from_piece
 from rlmusic.data import transpose_windows
@@ -313,86 +313,6 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
     return disc
 
 
-def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[int]], cfg: ClfConfig,
-                          steps: int, share: float = 0.25, target: float = 0.3, seed: int = 0,
-                          held_out: list[list[int]] | None = None, real_floor: float = 0.0,
-                          check_every: int = 5, matched: list[np.ndarray] | None = None,
-                          matched_openings: bool = True, scrambled: list[np.ndarray] | None = None,
-                          held_out_scrambled: list[list[int]] | None = None) -> dict[str, float]:
-    """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
-    (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
-    ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
-    ``max_window`` ids). Every ``check_every`` steps it measures the rollouts' mean P(jazz) and
-    the ``held_out`` real jazz windows'; it stops once the rollouts are below ``target`` while
-    real jazz is still at least ``real_floor``. Real jazz may dip on the way (the first steps
-    move the discriminator most: measured, 0.85 -> 0.58 after 5 steps, 0.93 after 25); if the
-    ``steps`` budget ends with real jazz below the floor, the weights go back to the last check
-    where it was not: separating the policy's samples must not cost the recognition of real
-    jazz. A discriminator that starts below the floor is left untouched.
-    No augmentation: the fresh negatives are the policy's own output, read exactly as the
-    reward reads them. With ``matched`` (real jazz pieces), every fresh negative comes with a
-    positive cut like it: as many tokens, from a real piece's start (``matched_openings``: the
-    samples start at BOS) or from anywhere in it. Without it the only windows of that shape
-    are negatives, and the discriminator learns "a 128-token opening is not jazz", which is
-    also what held-out real jazz openings are (scripts/refresh_study.py measures both).
-    ``scrambled`` (corrupted copies of real jazz) stay ``cfg.scrambled_share`` of every batch, as
-    in training: a discriminator that may only separate the samples by texture would keep
-    calling texture without harmony jazz. ``held_out_scrambled``: corrupted copies of the
-    held-out real jazz, whose P(jazz) is reported after the refresh (the scramble test).
-    Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
-    fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
-    before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
-    out = {"clf/refresh_p_jazz_before": before}
-    if not fresh:
-        return out
-    rng = np.random.default_rng([cfg.seed, seed])
-    n_fresh = max(1, round(share * cfg.batch_size))
-    opt = torch.optim.AdamW(disc.parameters(), lr=cfg.lr * 0.5, weight_decay=0.01)
-    watch_real = bool(held_out) and real_floor > 0
-
-    def real_p() -> float:
-        return float(disc.prob_jazz(held_out).mean()) if watch_real else 1.0
-
-    done, p, real = 0, before, real_p()
-    good = {k: v.detach().clone() for k, v in disc.state_dict().items()} if watch_real else None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rng.integers(2**31)))
-        for step in range(steps):
-            if real < real_floor and done == 0 or p < target and real >= real_floor:
-                break
-            disc.train()
-            windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh * (2 if matched else 1),
-                                             cfg.min_window, cfg.max_window, cfg.balance, scrambled,
-                                             cfg.scrambled_share)
-            picked = [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
-            windows, labels = windows + picked, labels + [0] * n_fresh
-            if matched:
-                for i, w in zip(rng.integers(len(matched), size=n_fresh), picked):
-                    start = 0 if matched_openings else int(rng.integers(0, max(len(matched[i]) - len(w), 0) + 1))
-                    windows.append(matched[i][start : start + len(w)].tolist())
-                labels += [1] * n_fresh
-            loss = discriminator_loss(disc, windows, labels, cfg.lm_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
-            opt.step()
-            done = step + 1
-            if done % check_every == 0 or done == steps:
-                p, real = float(disc.prob_jazz(fresh).mean()), real_p()
-                if watch_real and real >= real_floor:
-                    good = {k: v.detach().clone() for k, v in disc.state_dict().items()}
-    if watch_real and done and real < real_floor:  # the budget ran out with real jazz lost
-        disc.load_state_dict(good)
-        out["clf/refresh_rolled_back"] = 1.0
-    disc.eval()
-    out |= {"clf/refresh_p_jazz_after": float(disc.prob_jazz(fresh).mean()), "clf/refresh_steps": float(done)}
-    if held_out:
-        out["clf/refresh_real_jazz"] = float(disc.prob_jazz(held_out).mean())
-    if held_out_scrambled:
-        out["clf/refresh_scrambled_jazz"] = float(disc.prob_jazz(held_out_scrambled).mean())
-    return out
-
-
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -415,44 +335,6 @@ def score_pieces(disc: Discriminator, pieces: list[np.ndarray], window: int, n: 
     return np.array([probs[a:b].mean() for a, b in spans])
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve as the Mann-Whitney statistic (ties count half); NaN with one class."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    if len(pos) == 0 or len(neg) == 0:
-        return math.nan
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
-
-
-def balanced_accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
-    """Mean of the per-class recalls, so a set that is 69% "other" does not score 0.69 for
-    calling everything "other" (that scores 0.5); NaN with one class."""
-    if not (labels == 1).any() or not (labels == 0).any():
-        return math.nan
-    return float(0.5 * ((pred[labels == 1] == 1).mean() + (pred[labels == 0] == 0).mean()))
-
-
-def classification_report(labels: np.ndarray, probs: np.ndarray, groups: list[str]) -> dict:
-    pred = (probs >= 0.5).astype(int)
-    by_group = {}
-    for g in sorted(set(groups)):
-        m = np.array([x == g for x in groups])
-        by_group[g] = {"n": int(m.sum()), "accuracy": float((pred[m] == labels[m]).mean()),
-                       "mean_p_jazz": float(probs[m].mean()), "label": int(labels[m][0])}
-    return {
-        "n": int(len(labels)), "accuracy": float((pred == labels).mean()) if len(labels) else math.nan,
-        "balanced_accuracy": balanced_accuracy(labels, pred),
-        "majority_rate": float(max(labels.mean(), 1 - labels.mean())) if len(labels) else math.nan,
-        "roc_auc": roc_auc(labels, probs),
-        "confusion": {"true_jazz_pred_jazz": int(((labels == 1) & (pred == 1)).sum()),
-                      "true_jazz_pred_other": int(((labels == 1) & (pred == 0)).sum()),
-                      "true_other_pred_jazz": int(((labels == 0) & (pred == 1)).sum()),
-                      "true_other_pred_other": int(((labels == 0) & (pred == 0)).sum())},
-        "by_style": by_group,
-    }
-
-
 def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) -> dict:
     """The classification report of the test pieces, and each jazz group's ROC-AUC against all
     the test negatives (``auc_by_jazz_group``: solo lines, piano, melodies, for a folder of them)."""
@@ -467,35 +349,6 @@ def evaluate_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig) 
     if folk.any():
         out["folk_bach_accuracy"] = float((probs[folk] < 0.5).mean())
     return out
-
-
-def family_accuracy(by_style: dict) -> dict:
-    """Per-style entries of ``report`` merged into groove families (``family_of``), weighted by pieces."""
-    out: dict = {}
-    for style, g in sorted(by_style.items()):
-        f = out.setdefault(family_of(style), {"label": g["label"], "n": 0, "accuracy": 0.0})
-        f["accuracy"] = (f["accuracy"] * f["n"] + g["accuracy"] * g["n"]) / (f["n"] + g["n"])
-        f["n"] += g["n"]
-    return out
-
-
-def style_folds(groups: list[str], labels: np.ndarray, k: int, seed: int,
-                unit: Callable[[str], str] = family_of) -> list[set[str]]:
-    """k sets of held-out groove families (``family_of``: a style with its variants and other
-    libraries' versions), each with about 1/k of the jazz and 1/k of the other families.
-    ``unit`` names what is held out whole; the identity holds out single style files."""
-    rng = np.random.default_rng(seed)
-    folds: list[set[str]] = [set() for _ in range(k)]
-    by_label = {lab: sorted({unit(g) for g, y in zip(groups, labels) if y == lab and g != "folk/bach"})
-                for lab in (1, 0)}
-    if min(len(f) for f in by_label.values()) < k:  # a fold would train or test without one class
-        raise RLMusicError(f"grouped CV with {k} folds needs at least {k} groups of each label, found "
-                           f"{len(by_label[1])} jazz and {len(by_label[0])} other; lower --cv, or put each "
-                           f"style in its own subfolder of --jazz and --other (subfolders are the groups)")
-    for lab in (1, 0):
-        for i, s in enumerate(rng.permutation(by_label[lab])):
-            folds[i % k].add(str(s))
-    return folds
 
 
 def grouped_cv(data: Labelled, tokenizer, cfg: ClfConfig, progress: bool = True, done: list[dict] | None = None,

@@ -19,7 +19,7 @@ from rlmusic.checkpoint import choose_policy, list_checkpoints, load_checkpoint,
 from rlmusic.config import RunConfig
 from rlmusic.config_load import config_from_dict, load_config, parse_overrides, resolve_config_path
 from rlmusic.corpus import Corpus, prepare_corpus, tokenize_folder
-from rlmusic.discriminator import Discriminator, load_discriminator, refresh_discriminator
+from rlmusic.discriminator import Discriminator, load_discriminator
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.jazz_set import build_default_set
@@ -27,7 +27,7 @@ from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selec
 from rlmusic.plugins import Plugins
 from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
-from rlmusic.refresh import Refresher
+from rlmusic.refresh import Refresher, refresh_discriminator
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
 from rlmusic.reward_contract import build_reward, check_reward_names, reward_needs
 from rlmusic.scramble import jazz_of

@@ -244,7 +244,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
     excerpts of 2-16 bars. ``scrambled``: corrupted copies of the jazz excerpts train as negatives."""
     from tqdm import tqdm
 
-    from rlmusic.discriminator import classification_report, family_accuracy, style_folds
+    from rlmusic.classify_eval import classification_report, family_accuracy, style_folds
 
     labels = np.asarray(labels)
     held = judge_split(names, seed)

@@ -74,9 +74,9 @@ def main() -> None:
 
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.classify_eval import classification_report, family_accuracy, style_folds
     from rlmusic.config import DataConfig
     from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import classification_report, family_accuracy, style_folds
     from rlmusic.jazz_data import family_of, read_manifest
     from rlmusic.jazz_set import build_default_set
     from rlmusic.labelled import labelled_from_corpus

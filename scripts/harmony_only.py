@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
+from rlmusic.classify_eval import classification_report, style_folds  # noqa: E402
 from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.corpus import tokenize_folder  # noqa: E402
-from rlmusic.discriminator import classification_report, style_folds  # noqa: E402
 from rlmusic.jazz_data import family_of, read_manifest  # noqa: E402
 from rlmusic.jazz_set import build_default_set  # noqa: E402
 from rlmusic.labelled import labelled_from_corpus  # noqa: E402

@@ -8,16 +8,15 @@ import symusic
 import torch
 
 from rewards import REWARDS
+from rlmusic.classify_eval import balanced_accuracy, roc_auc
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.corpus import tokenize_folder
 from rlmusic.discriminator import (
     Discriminator,
-    balanced_accuracy,
     drop_notes,
     evaluate_discriminator,
     grouped_cv,
     load_discriminator,
-    roc_auc,
     sample_windows,
     save_discriminator,
     train_discriminator,
@@ -169,7 +168,7 @@ def test_grouped_cv_holds_out_every_family_once(labelled):
 
 
 def test_families_hold_out_variants_together_and_never_mix_labels():
-    from rlmusic.discriminator import style_folds
+    from rlmusic.classify_eval import style_folds
     from rlmusic.jazz_data import FAMILIES, JAZZ_STYLES, OTHER_STYLES, family_of
 
     for family, members in FAMILIES.items():

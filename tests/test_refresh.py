@@ -13,11 +13,12 @@ from rlmusic.cli import main
 from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.config_load import load_config
 from rlmusic.corpus import Corpus, tokenize_folder
-from rlmusic.discriminator import Discriminator, load_discriminator, refresh_discriminator, train_discriminator
+from rlmusic.discriminator import Discriminator, load_discriminator, train_discriminator
 from rlmusic.errors import RLMusicError
 from rlmusic.jazz_data import read_manifest
 from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selection
 from rlmusic.ppo import STATE_SCHEMA, finetune
+from rlmusic.refresh import refresh_discriminator
 from rlmusic.reward_contract import build_reward
 from rlmusic.tokens import build_tokenizer
 from rlmusic.tracking import read_metrics
