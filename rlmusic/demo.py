@@ -20,13 +20,15 @@ from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_POLICY
 from rlmusic.stage_options import DemoOptions, MetricsOptions
 
-# Toward jazz, while pitch-class entropy, scale consistency, the texture (onsets per beat,
-# notes per bar, polyphony) and the longest silence stay inside the band of the corpus's real
-# jazz: alone, a frozen discriminator is pleased by dense sustained chords, and one that
-# co-evolves (the demo's) by pieces with long gaps (docs/results.md compares the recipes on the
-# independent measures). The bands come from real jazz, not the folk-heavy whole corpus.
-DEMO_REWARD = ("repetition,jazz_clf=2,pitch_entropy,scale,band:onsets_per_beat,band:notes_per_bar,band:polyphony,"
-               "band:longest_silence")
+# Toward jazz (the discriminator hears harmony: pitch-scrambled jazz scores near 0), while the
+# harmony (chord fit, the bass on the root at chord changes, chord changes per bar), pitch-class
+# entropy, scale consistency, the texture (onsets per beat, notes per bar, polyphony) and the
+# longest silence stay inside the band of the corpus's real jazz: alone, a frozen discriminator
+# is pleased by dense sustained chords, and one that co-evolves (the demo's) by pieces with long
+# gaps (docs/results.md compares the recipes on the independent measures). The bands come from
+# real jazz, not the folk-heavy whole corpus.
+DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit,band:bass_on_root,band:chord_changes_per_bar,pitch_entropy,scale,"
+               "band:onsets_per_beat,band:notes_per_bar,band:polyphony,band:longest_silence")
 JAZZ_PIECES = "/jazz/"
 # The independent measures first (the reward never sees them), then what the reward scores.
 DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frechet distance"),
