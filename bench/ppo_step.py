@@ -1,12 +1,14 @@
 """Seconds per update: rlmusic's PPO vs TRL 1.16 GRPO vs TRL 1.12 PPO, same model, prompts, batch and rewards.
 
-    python bench/ppo_step.py [--policy CKPT] [--updates 3] [--skip-trl112]
+    python bench/ppo_step.py [--policy CKPT | --config tiny|small|base] [--batch 32] [--new 128]
+                             [--updates 3] [--skip-trl112]
 
 Batch: 32 rollouts x 128 new tokens from BOS prompts, rewards ``repetition,tonic,scale``, one
-torch thread. Our PPO runs at TRL 1.12's setting (one epoch, one minibatch) for the ratio, and
-at its own default (4 epochs of 4 minibatches) for reference; once more with its rollouts
-sampled through ``transformers``' GPT-2 forward instead of ``policies/gpt2_decode.py``. GRPO groups 8 completions per
-prompt. TRL 1.12 runs in its own virtual environment (created on first use in
+torch thread on the CPU (a GPU is used where there is one: ``bench/gpu.sh``). Our PPO runs at
+TRL 1.12's setting (one epoch, one minibatch) for the ratio, and at its own default (4 epochs
+of 4 minibatches) for reference; once more with its rollouts sampled through
+``transformers``' GPT-2 forward instead of ``policies/gpt2_decode.py``. GRPO groups 8
+completions per prompt. TRL 1.12 runs in its own virtual environment (created on first use in
 ``$TRL112_VENV``, default /tmp/trl112: ``python -m venv --system-site-packages`` then
 ``pip install trl==1.12.0``). The first update of every algorithm is warm-up and left out.
 """
@@ -83,7 +85,10 @@ def trl112(folder: Path, updates: int, threads: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--policy", help="pretrained checkpoint (default: a fresh tiny transformer)")
+    ap.add_argument("--policy", help="pretrained checkpoint (default: a fresh transformer of --config)")
+    ap.add_argument("--config", default="tiny", help="model size of the fresh transformer (configs/*.yaml)")
+    ap.add_argument("--batch", type=int, default=32, help="rollouts per update")
+    ap.add_argument("--new", type=int, default=128, help="new tokens per rollout")
     ap.add_argument("--updates", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-trl112", action="store_true")
@@ -91,8 +96,9 @@ def main() -> None:
     args = ap.parse_args()
     quiet_libraries()
     torch.set_num_threads(args.threads)
-    cfg = load_config(ROOT / "configs" / "tiny.yaml", {"ppo": {"batch_size": 32, "max_new_tokens": 128, "prompt": "bos",
-                                                             "threads": args.threads}})
+    cfg = load_config(ROOT / "configs" / f"{args.config}.yaml", {"ppo": {"batch_size": args.batch,
+                                                                         "max_new_tokens": args.new, "prompt": "bos",
+                                                                         "threads": args.threads}})
     if args.policy:
         ckpt = load_checkpoint(args.policy, load_policy)
         policy, tok = ckpt.policy, ckpt.tokenizer
@@ -100,9 +106,10 @@ def main() -> None:
         tok = build_tokenizer(cfg.tokenizer)
         torch.manual_seed(0)
         policy = build_policy(cfg.model, len(tok), special_ids(tok))
-    runs = {"ours (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, 32, args.updates + 1),
-            "ours (4 epochs x 4 minibatches)": ours(cfg, policy, tok, 4, 8, args.updates + 1),
-            "ours, transformers decode (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, 32, args.updates + 1,
+    b = args.batch
+    runs = {"ours (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, b, args.updates + 1),
+            "ours (4 epochs x 4 minibatches)": ours(cfg, policy, tok, 4, max(1, b // 4), args.updates + 1),
+            "ours, transformers decode (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, b, args.updates + 1,
                                                                      fast_decode=False),
             "TRL 1.16 GRPO": grpo(cfg, policy, tok, args.updates + 1)}
     if not args.skip_trl112:
@@ -112,11 +119,14 @@ def main() -> None:
                                                                 args.threads)
     per_update = {k: float(np.median(v[1:])) for k, v in runs.items()}
     base = per_update["ours (1 epoch, 1 minibatch)"]
-    print(f"seconds per update, 32 rollouts x 128 new tokens, rewards {REWARD}, median of {args.updates} after warm-up")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"seconds per update on {device}, {args.config} size, {b} rollouts x {args.new} new tokens, rewards {REWARD}, "
+          f"median of {args.updates} after warm-up")
     for k, v in per_update.items():
         print(f"  {k:50s} {v:7.2f} s   {v / base:4.2f}x the time of ours (1 epoch, 1 minibatch)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"per_update_s": per_update, "raw": runs}, indent=2))
+        Path(args.json).write_text(json.dumps({"device": device, "config": args.config, "batch": b, "new_tokens": args.new,
+                                               "per_update_s": per_update, "raw": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", default="no", choices=["no", "bf16"], help="bf16: also time bf16 autocast")
+    ap.add_argument("--data", default="", help="folder of MIDI files (default: the embedded corpus)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     quiet_libraries()
@@ -101,7 +102,7 @@ def main() -> None:
     cfg = load_config(resolve_config_path(args.config), [
         f"pretrain.max_steps={args.steps}", f"pretrain.eval_every={args.steps}", f"pretrain.save_every={args.steps}",
         "pretrain.log_every=1", "pretrain.eval_windows=1", "pretrain.grad_accum=1", "pretrain.warmup_steps=1",
-        f"pretrain.threads={args.threads}"])
+        f"pretrain.threads={args.threads}"] + ([f"data.data={args.data}"] if args.data else []))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, progress=False)
     sp = special_ids(tok)

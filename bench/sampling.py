@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device")
     if args.device == "cpu":
         torch.set_num_threads(1)
     policy = load_checkpoint(args.policy, load_policy).policy.to(args.device).eval()

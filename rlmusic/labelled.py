@@ -108,11 +108,12 @@ EMBEDDED_OTHER = {"essen": 200, "oneill": 200, "aird": 150, "ryan": 150, "bach":
                   "mma/arrangements/other": 200}
 
 
-def embedded_other(tokenizer, data_cfg, seed: int = 0) -> Labelled:
+def embedded_other(tokenizer, data_cfg, seed: int = 0, held_out_only: bool = False) -> Labelled:
     """Real non-jazz from the training corpus: the embedded one's folk tunes of four collections,
     Bach chorales and MMA's non-jazz grooves (``EMBEDDED_OTHER`` pieces of each), or, with
     ``data.data``, that folder's pieces whose name has no ``/jazz/`` (1,000 at most), drawn with
-    ``seed``; a collection (top folder) is a group, the corpus's validation split the test split."""
+    ``seed``; a collection (top folder) is a group, the corpus's validation split the test split
+    (``held_out_only``: only its pieces, e.g. to measure a model trained on the rest)."""
     from rlmusic.config import TokenizerConfig
     from rlmusic.corpus import prepare_corpus
 
@@ -124,7 +125,8 @@ def embedded_other(tokenizer, data_cfg, seed: int = 0) -> Labelled:
     pieces, groups, splits, names = [], [], [], []
     for collection, n in quota.items():
         idx = np.array([i for i, name in enumerate(corpus.names)
-                        if (name.startswith(collection + "/") or name == collection) and "/jazz/" not in name])
+                        if (name.startswith(collection + "/") or name == collection) and "/jazz/" not in name
+                        and (corpus.is_val[i] or not held_out_only)])
         for i in np.sort(rng.choice(idx, min(n, len(idx)), replace=False)) if len(idx) else []:
             pieces.append(np.asarray(corpus.piece(i), dtype=np.int64))
             groups.append(collection)
