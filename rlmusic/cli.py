@@ -184,7 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     config_args(p)
     p.set_defaults(func=cmd_prepare)
 
-    p = sub.add_parser("pretrain", help="maximum-likelihood pretraining of a policy")
+    from rlmusic.config import ClfConfig, DataConfig, ModelConfig, PPOConfig, PretrainConfig, TokenizerConfig
+    from rlmusic.options import settings_help
+
+    def stage(name: str, help: str, sections: dict):
+        return sub.add_parser(name, help=help, epilog=settings_help(sections),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = stage("pretrain", "maximum-likelihood pretraining of a policy",
+              {"pretrain": PretrainConfig, "model": ModelConfig, "data": DataConfig, "tokenizer": TokenizerConfig})
     config_args(p)
     p.add_argument("--out", help="run folder (default: pretrain.out_dir)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
@@ -225,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(q, JazzSetSpec)
     q.set_defaults(func=cmd_data_jazz)
 
-    p = sub.add_parser("train-clf", help="train the jazz / not-jazz discriminator")
+    p = stage("train-clf", "train the jazz / not-jazz discriminator", {"clf": ClfConfig, "data": DataConfig})
     p.add_argument("--config", default="tiny", help="config (its clf and tokenizer sections)")
     p.add_argument("--jazz", help="folder of jazz MIDI files (your own style) instead of the built set; its "
                    "subfolders are groups, Performer_Tune files of one performer stay in one split")
@@ -252,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(p, JazzSetSpec)
     p.set_defaults(func=cmd_train_judge)
 
-    p = sub.add_parser("finetune", help="RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards")
+    p = stage("finetune", "RL fine-tuning (PPO, or TRL's GRPO/RLOO) against rewards",
+              {"ppo": PPOConfig, "clf": ClfConfig, "data": DataConfig})
     config_args(p)
     p.add_argument("--policy", help="pretrained checkpoint to fine-tune (also the frozen KL reference; default: the "
                    "newest rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)")

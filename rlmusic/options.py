@@ -54,3 +54,17 @@ def from_flags(cls: type, args: argparse.Namespace, **values: Any):
     """``cls`` built from the parsed flags named after its fields, and ``values`` for the rest."""
     taken = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{**taken, **values})
+
+
+def settings_help(sections: dict[str, type]) -> str:
+    """Every field of the given config sections as ``section.field=DEFAULT`` and its documentation,
+    for a stage's ``--help``: the settings a ``section.key=value`` override can change."""
+    lines = ["settings (override any as section.key=value; all in rlmusic/config.py):"]
+    for name, cls in sections.items():
+        docs, instance = field_docs(cls), cls()
+        lines.append("")
+        for f in dataclasses.fields(cls):
+            doc = docs.get(f.name, "")
+            lines.append(f"  {name}.{f.name}={getattr(instance, f.name)!r}")
+            lines += textwrap.wrap(doc, 92, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)

@@ -120,3 +120,23 @@ def test_flags_come_from_the_documented_fields():
     assert "A name. (default: y)" in parser.format_help().replace("\n", " ").replace("  ", " ")
     with pytest.raises(SystemExit):
         parser.parse_args(["--depth", "deep"])
+
+
+@pytest.mark.parametrize("stage, sections", [("finetune", ("ppo", "clf", "data")), ("pretrain", ("pretrain", "model")),
+                                             ("train-clf", ("clf",))])
+def test_help_shows_every_setting_of_the_stage_with_its_documentation(stage, sections, capsys):
+    import dataclasses
+
+    from rlmusic.cli import main
+    from rlmusic.config import RunConfig
+    from rlmusic.options import field_docs
+
+    with pytest.raises(SystemExit):
+        main([stage, "--help"])
+    out = capsys.readouterr().out
+    for section in sections:
+        cls = type(getattr(RunConfig(), section))
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            assert f"  {section}.{f.name}=" in out, f"{section}.{f.name}"
+            assert docs[f.name].split()[0] in out
