@@ -372,9 +372,10 @@ class PPOConfig:
     top_p: float = 1.0
     """Nucleus sampling during rollouts (1.0: off); the same caveat as top_k."""
     min_new_tokens: int = 0
-    """Rollouts may not end (EOS) before this many tokens (0: any time); the same caveat as
-    top_k. A reward scored per piece can teach a policy to end early, where a short piece
-    escapes the penalties a longer one would collect."""
+    """Rollouts may not end (EOS) before this many tokens (0: any time). A reward scored per
+    piece can teach a policy to end early, where a short piece escapes the penalties a longer
+    one would collect. Log-probabilities, ratio, KL and entropy are those of the distribution
+    drawn from (EOS out of reach there), so EOS's own logit gets no gradient until then."""
     group_size: int = 8
     """GRPO/RLOO only: completions per prompt (must divide batch_size)."""
     epochs: int = 4

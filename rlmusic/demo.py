@@ -126,7 +126,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
                                "ppo.target_kl=12", f"ppo.updates={args.updates}", f"ppo.batch_size={args.batch_size}",
                                f"ppo.minibatch_size={min(8, args.batch_size)}",
                                f"ppo.max_new_tokens={args.max_new_tokens}", f"ppo.min_new_tokens={args.max_new_tokens}",
-                               "ppo.prompt=bos", f"ppo.lr={args.lr}", f"ppo.seed={args.seed}",
+                               "ppo.prompt=bos", f"ppo.lr={args.lr}", f"ppo.seed={args.seed}", f"ppo.kl_coef={args.kl_coef}",
                                f"ppo.save_every={max(1, args.updates // 4)}", f"ppo.mixed_precision={precision}"],
                  plugins, policy=str(policy_path), discriminator=str(clf), resume=True)
     timings["ppo"] = time.time() - t

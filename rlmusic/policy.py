@@ -204,6 +204,9 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         new.append(nxt)
         if record:  # kept raw; normalised once after the loop (one big op beats N small ones)
+            if t < cfg.min_new_tokens:  # as drawn: EOS out of reach (rlmusic.ppo.logprobs_values reads them so)
+                logits = logits.clone()
+                logits[:, eos] = float("-inf")
             step_logits.append(logits)
             vals.append(out.values[:, -1].float())
         ids = torch.cat([ids, nxt[:, None]], dim=1)
@@ -227,6 +230,6 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
     if record:
         logp_all = torch.log_softmax(torch.stack(step_logits, 1) / cfg.temperature, dim=-1)  # (B, N, V)
         logprobs = logp_all.gather(2, torch.stack(new, 1)[:, :, None]).squeeze(2)  # (B, N)
-        entropy = -(logp_all.exp() * logp_all).sum(-1)  # (B, N)
+        entropy = -(logp_all.exp() * logp_all.clamp(min=-1e9)).sum(-1)  # (B, N); 0 log 0 = 0 (EOS held back)
         return ids, Rollout(logprobs, torch.stack(vals, 1), entropy)
     return ids, None

@@ -149,16 +149,30 @@ def response_mask(responses: torch.Tensor, eos: int, pad: int) -> torch.Tensor:
     return (~after_eos & (responses != pad)).float()
 
 
-def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperature: float
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Log-probabilities of the response tokens, the values of the states before them, entropies."""
+def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperature: float,
+                    min_new_tokens: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-probabilities of the response tokens, the values of the states before them, entropies.
+
+    The first ``min_new_tokens`` positions are read as they were sampled: EOS out of reach
+    (``mask_eos``), so the ratio, the KL and the entropy are those of the distribution the
+    rollout came from, and EOS gets no gradient where it could never be drawn."""
     out = policy(ids[:, :-1])
     logits = out.logits[:, prompt_len - 1 :].float() / temperature  # (B, N, V): predicts ids[:, P:]
+    logits = mask_eos(logits, policy.special["eos"], min_new_tokens)
     logp_all = F.log_softmax(logits, dim=-1)
     logprobs = torch.gather(logp_all, 2, ids[:, prompt_len:, None]).squeeze(2)  # (B, N)
-    entropy = -(logp_all.exp() * logp_all).sum(-1)  # (B, N)
+    entropy = -(logp_all.exp() * logp_all.clamp(min=-1e9)).sum(-1)  # (B, N); 0 log 0 = 0 (EOS held back)
     values = out.values[:, prompt_len - 1 :].float()  # (B, N)
     return logprobs, values, entropy
+
+
+def mask_eos(logits: torch.Tensor, eos: int, positions: int) -> torch.Tensor:
+    """(B, N, V) logits with EOS at -inf at the first ``positions`` response positions."""
+    if positions <= 0:
+        return logits
+    logits = logits.clone()
+    logits[:, :positions, eos] = float("-inf")
+    return logits
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
@@ -266,7 +280,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
         old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy
         with torch.no_grad(), rollout_precision():  # the same precision as old_logprobs: KL without bf16 noise
-            ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature)
+            ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature, pc.min_new_tokens)
         t_rollout = time.perf_counter() - t0
 
         # --- 2. score: weighted rewards on the generated ids (cut at EOS), missing-EOS penalty
@@ -301,7 +315,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
             for mb in np.split(rng.permutation(pc.batch_size), pc.batch_size // pc.minibatch_size):
                 mb = torch.as_tensor(mb, device=device)
                 with accelerator.autocast():
-                    new_logprobs, new_values, new_entropy = logprobs_values(model, ids[mb], P, pc.temperature)
+                    new_logprobs, new_values, new_entropy = logprobs_values(model, ids[mb], P, pc.temperature,
+                                                                            pc.min_new_tokens)
                 pg_loss, pg_stats = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb], pc.cliprange)
                 vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb], pc.cliprange_value)
                 loss = pg_loss + pc.vf_coef * vf_loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])

@@ -98,6 +98,9 @@ class DemoOptions:
     --sample-tokens goes on to the bar line that closes them (0: off)."""
     lr: float = 5e-5
     """PPO learning rate."""
+    kl_coef: float = 0.05
+    """The KL leash's coefficient (ppo.kl_coef): how much a nat of divergence from the
+    pretrained policy costs, per sample."""
     seed: int = 0
     """PPO's ppo.seed (its prompts, rollouts and minibatch order; the measured samples keep theirs)."""
     precision: str = "auto"

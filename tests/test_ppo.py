@@ -186,6 +186,36 @@ def test_recorded_rollout_equals_a_full_forward(name):
     assert torch.allclose(seen.entropy, entropy, atol=1e-5)
 
 
+def test_with_eos_held_back_the_log_probabilities_are_those_drawn_from():
+    """``min_new_tokens``: rollouts draw from the distribution without EOS for that many tokens,
+    and read their log-probabilities from it, as a full forward does; were EOS's probability
+    left in, a policy that raises it (it is never drawn, so nothing pulls it back) would see
+    every drawn token as less likely than it is, and the KL to the reference turn negative."""
+    from rlmusic.config import SampleConfig
+    from rlmusic.policy import sample_recorded
+
+    torch.manual_seed(0)
+    policy = build_policy(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=64), 40, {"pad": 0, "bos": 1, "eos": 2})
+    policy.eval()
+    prompts = torch.ones(8, 1, dtype=torch.long)
+    with torch.no_grad():  # EOS very likely everywhere: its output row along the mean hidden state
+        h = policy.lm.base_model(torch.randint(3, 40, (8, 12))).last_hidden_state.mean((0, 1))
+        policy.lm.get_output_embeddings().weight[2] = 8 * h / h.square().sum()
+    ids, seen = sample_recorded(policy, prompts, SampleConfig(max_new_tokens=12, min_new_tokens=12),
+                                torch.Generator().manual_seed(1), stop_at_eos=False)
+    assert not (ids[:, 1:] == 2).any()
+    with torch.no_grad():
+        held, _, entropy = logprobs_values(policy, ids, 1, 1.0, min_new_tokens=12)
+        free, _, _ = logprobs_values(policy, ids, 1, 1.0)
+        logits = policy(ids[:, :-1], with_values=False).logits[:, 0:].float()
+    logits[..., 2] = float("-inf")
+    expected = torch.log_softmax(logits, -1).gather(2, ids[:, 1:, None]).squeeze(2)
+    assert torch.allclose(seen.logprobs, expected, atol=1e-5) and torch.allclose(held, expected, atol=1e-5)
+    assert torch.allclose(seen.entropy, entropy, atol=1e-5)
+    assert (free <= held + 1e-6).all()  # with EOS's mass left in, every drawn token looks less likely,
+    assert (free - held).sum(1).mean() < -5.0  # by nats per sample: the KL estimate would turn negative
+
+
 def _closed_form_gae(rewards: np.ndarray, values: np.ndarray, mask: np.ndarray, gamma: float, lam: float):
     """A_t = sum_l (gamma lam)^l delta_{t+l}, delta_t = r_t + gamma V_{t+1} - V_t, all past the
     sequence's end zero: a direct double sum, independent of the backward recursion."""
