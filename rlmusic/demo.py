@@ -27,7 +27,7 @@ from rlmusic.stage_options import DemoOptions, MetricsOptions
 # is pleased by dense sustained chords, and one that co-evolves (the demo's) by pieces with long
 # gaps (docs/results.md compares the recipes on the independent measures). The bands come from
 # real jazz, not the folk-heavy whole corpus.
-DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit,band:bass_on_root,band:chord_changes_per_bar,pitch_entropy,scale,"
+DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit=3,band:bass_on_root,band:chord_changes_per_bar,pitch_entropy,scale,"
                "band:onsets_per_beat,band:notes_per_bar,band:polyphony,band:longest_silence")
 JAZZ_PIECES = "/jazz/"
 # The independent measures first (the reward never sees them), then what the reward scores.
