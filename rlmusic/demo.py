@@ -73,30 +73,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings = {"corpus": time.time() - t}
 
     base_policy = Path(args.policy) if args.policy else SHIPPED_POLICY
-    t = _step("2/6 jazz discriminator" + (f" trained on {args.target} against the embedded non-jazz" if args.target else ""))
-    clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF
-    if args.target and not args.discriminator:  # the target's own, from the policy's trunk
-        from rlmusic.checkpoint import load_checkpoint
-
-        clf = out / "jazz-clf"
-        window = min(128, load_checkpoint(base_policy, plugins.load_policy).policy.max_length or 128)
-        run_train_clf(args.config, [*data, f"clf.out_dir={clf}", f"clf.init_from={base_policy}",
-                                    f"clf.steps={args.target_clf_steps}", f"clf.max_window={window}",
-                                    f"clf.min_window={min(32, window // 2)}"], plugins, source={"jazz": args.target},
-                      resume=bool(list_checkpoints(clf)))
-    elif not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
-        print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
-        clf = out / "jazz-clf"
-        # a demo cut short goes on where it stopped
-        run_train_clf(args.config, [f"clf.out_dir={clf}"], plugins, resume=bool(list_checkpoints(clf)))
-    clf_meta = read_meta(clf)
-    test = clf_meta.get("test") or {}
-    cv = clf_meta.get("grouped_cv") or {}
-    print(f"discriminator {clf}: held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC "
-          f"{test.get('roc_auc', float('nan')):.3f}" + (f"; unseen groove families {unseen_summary(cv)}" if cv else ""))
-    timings["discriminator"] = time.time() - t
-
-    t = _step("3/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else ""))
+    t = _step("2/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else ""))
     policy_path = base_policy
     if args.target:
         mle = out / "mle"
@@ -111,6 +88,29 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
                      resume=bool(list_checkpoints(policy_path)))
     print(f"policy: {policy_path} (step {read_meta(policy_path)['step']})")
     timings["policy"] = time.time() - t
+
+    t = _step("3/6 jazz discriminator" + (f" trained on {args.target} against the embedded non-jazz" if args.target else ""))
+    clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF
+    if args.target and not args.discriminator:  # the target's own, from the fine-tuned policy's language model
+        from rlmusic.checkpoint import load_checkpoint
+
+        clf = out / "jazz-clf"
+        window = min(128, load_checkpoint(policy_path, plugins.load_policy).policy.max_length or 128)
+        run_train_clf(args.config, [*data, f"clf.out_dir={clf}", f"clf.init_from={policy_path}",
+                                    f"clf.steps={args.target_clf_steps}", f"clf.max_window={window}",
+                                    f"clf.min_window={min(32, window // 2)}"], plugins, source={"jazz": args.target},
+                      resume=bool(list_checkpoints(clf)))
+    elif not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
+        print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
+        clf = out / "jazz-clf"
+        # a demo cut short goes on where it stopped
+        run_train_clf(args.config, [f"clf.out_dir={clf}"], plugins, resume=bool(list_checkpoints(clf)))
+    clf_meta = read_meta(clf)
+    test = clf_meta.get("test") or {}
+    cv = clf_meta.get("grouped_cv") or {}
+    print(f"discriminator {clf}: held-out accuracy {test.get('accuracy', float('nan')):.3f}, ROC-AUC "
+          f"{test.get('roc_auc', float('nan')):.3f}" + (f"; unseen groove families {unseen_summary(cv)}" if cv else ""))
+    timings["discriminator"] = time.time() - t
 
     refresh_from = args.refresh_from or ("target" if args.target else "" if args.data else f"corpus:{JAZZ_PIECES}")
     refresh = [f"ppo.refresh_every={args.refresh_every}", f"ppo.refresh_from={refresh_from}"] \
