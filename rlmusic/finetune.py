@@ -29,7 +29,7 @@ from rlmusic.ppo import STATE_SCHEMA, finetune
 from rlmusic.prompts import openings_for
 from rlmusic.refresh import Refresher, refresh_discriminator
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
-from rlmusic.reward_contract import build_reward, check_reward_names, reward_needs
+from rlmusic.reward_contract import RewardSpec
 from rlmusic.scramble import jazz_of
 from rlmusic.windows import corpus_bands
 
@@ -57,8 +57,8 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
             return None
     policy = choose_policy(policy, "--policy")
 
-    check_reward_names(cfg.ppo.reward, plugins.rewards, plugins.reserved)
-    needs = reward_needs(cfg.ppo.reward, plugins.rewards)  # each reward names what it needs
+    spec = RewardSpec.parse(cfg.ppo.reward, plugins.rewards, plugins.reserved)  # parsed once, read below
+    needs = spec.needs  # each reward names what it needs
     start = load_checkpoint(policy, plugins.load_policy)
     reference = copy.deepcopy(start.policy)  # frozen in finetune(); the policy itself trains
     model = run.policy if run is not None else start.policy
@@ -85,8 +85,7 @@ def run_finetune(config: str | None, overrides: list[str], plugins: Plugins, pol
                          window=cfg.ppo.max_new_tokens)
     else:
         bands = None
-    reward_fn = build_reward(cfg.ppo.reward, plugins.rewards, reserved=plugins.reserved, bands=bands,
-                             discriminator=disc)
+    reward_fn = spec.build(bands=bands, discriminator=disc)
     openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(discriminator) if disc is not None else None,

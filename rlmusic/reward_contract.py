@@ -241,57 +241,73 @@ def installed_rewards(group: str = "rlmusic.rewards") -> dict[str, Callable[...,
     return out
 
 
-def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
-                       reserved: Mapping[str, str] | None = None) -> list[tuple[str, float]]:
-    """The parsed spec, or a one-line error for a name that is unknown or ``reserved`` (names
-    that are never rewards, such as the independent judge, with the reason)."""
-    terms = parse_reward_spec(spec)
-    for name, _ in terms:
-        if reserved and name in reserved:
-            raise RLMusicError(f"{name!r} cannot be a reward: {reserved[name]}")
-        if resolve(name, registry) is None:
-            known = sorted(n + "METRIC" if n.endswith(":") else n for n in registry)
-            raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(known)}")
-    return terms
+@dataclass(frozen=True)
+class RewardSpec:
+    """A ``--reward`` spec parsed once against a registry: its terms resolved to factories, what
+    they need and what they read; ``build`` makes the weighted reward. Every consumer (the
+    finetune stage, ``rlmusic metrics``) reads this one object."""
 
+    terms: tuple[tuple[str, float, Callable[..., Reward], tuple], ...]  # (name, weight, factory, args)
 
-def reward_needs(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
-    """The context the spec's rewards ask for by keyword (e.g. ``{"bands", "discriminator"}``)."""
-    needs = set()
-    for name, _ in parse_reward_spec(spec):
-        found = resolve(name, registry)
-        if found is not None:
-            needs |= set(inspect.signature(found[0]).parameters) - {"metric", "name"}
-    return needs
+    @classmethod
+    def parse(cls, spec: str, registry: Mapping[str, Callable[..., Reward]],
+              reserved: Mapping[str, str] | None = None) -> RewardSpec:
+        """One-line errors for a malformed spec, a name that is unknown or ``reserved`` (names that
+        are never rewards, such as the independent judge, with the reason)."""
+        terms = []
+        for name, weight in parse_reward_spec(spec):
+            if reserved and name in reserved:
+                raise RLMusicError(f"{name!r} cannot be a reward: {reserved[name]}")
+            found = resolve(name, registry)
+            if found is None:
+                known = sorted(n + "METRIC" if n.endswith(":") else n for n in registry)
+                raise RLMusicError(f"unknown reward {name!r}; known rewards: {', '.join(known)}")
+            terms.append((name, weight, *found))
+        return cls(tuple(terms))
 
+    @property
+    def needs(self) -> set[str]:
+        """The context the rewards ask for by keyword (e.g. ``{"bands", "discriminator"}``)."""
+        return {p for _, _, factory, _ in self.terms for p in inspect.signature(factory).parameters} - {"metric", "name"}
 
-def metrics_read(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
-    """The metrics the spec's rewards score directly (what their factories declare with ``reads``)."""
-    out: set[str] = set()
-    for name, _ in parse_reward_spec(spec):
-        found = resolve(name, registry)
-        if found is not None:
-            factory, args = found
+    @property
+    def reads(self) -> set[str]:
+        """The metrics the rewards score directly (what their factories declare with ``reads``)."""
+        out: set[str] = set()
+        for _, _, factory, args in self.terms:
             out |= set(getattr(factory, "reads", ()))
             if getattr(factory, "reads_argument", False):
                 out |= set(args)
-    return out
+        return out
+
+    def build(self, **context) -> WeightedReward:
+        """Each factory gets the keyword arguments of ``context`` it names (``bands`` from the
+        corpus, ``discriminator``, ...), so adding a reward never changes this function."""
+        made = []
+        for _, weight, factory, args in self.terms:
+            params = inspect.signature(factory).parameters
+            made.append((factory(*args, **{k: v for k, v in context.items() if k in params}), weight))
+        return WeightedReward(made)
+
+
+def check_reward_names(spec: str, registry: Mapping[str, Callable[..., Reward]],
+                       reserved: Mapping[str, str] | None = None) -> list[tuple[str, float]]:
+    """The parsed spec's (name, weight) pairs, or a one-line error (``RewardSpec.parse``)."""
+    return [(name, weight) for name, weight, _, _ in RewardSpec.parse(spec, registry, reserved).terms]
+
+
+def reward_needs(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
+    return RewardSpec.parse(spec, registry).needs
+
+
+def metrics_read(spec: str, registry: Mapping[str, Callable[..., Reward]]) -> set[str]:
+    return RewardSpec.parse(spec, registry).reads
 
 
 def build_reward(spec: str, registry: Mapping[str, Callable[..., Reward]], reserved: Mapping[str, str] | None = None,
                  **context) -> WeightedReward:
-    """Resolve a ``--reward`` spec against a registry of factories.
-
-    Each factory receives the keyword arguments of ``context`` that it names (e.g. ``bands``
-    from the corpus, ``discriminator``), so adding a reward never changes this function.
-    """
-    terms = []
-    for name, weight in check_reward_names(spec, registry, reserved):
-        factory, args = resolve(name, registry)
-        params = inspect.signature(factory).parameters
-        fn = factory(*args, **{k: v for k, v in context.items() if k in params})
-        terms.append((fn, weight))
-    return WeightedReward(terms)
+    """Resolve a ``--reward`` spec against a registry of factories and build it (``RewardSpec``)."""
+    return RewardSpec.parse(spec, registry, reserved).build(**context)
 
 
 def trl_reward_func(fn: Reward, tokenizer) -> Callable[..., list[float]]:
