@@ -50,6 +50,9 @@ class RunLogger:
         self._file.close()
         if self._wandb is not None:
             self._wandb.finish()
+            import wandb
+
+            wandb.teardown()  # wandb-core writes the offline run file after finish() returns; teardown waits for it
         if self._tb is not None:
             self._tb.close()
 
