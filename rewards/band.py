@@ -15,6 +15,7 @@ Example::
     >>> from rlmusic.reward_contract import build_reward
     >>> from rewards import REWARDS
     >>> fn = build_reward("band:onsets_per_beat", REWARDS, bands={"onsets_per_beat": (1.0, 3.0)})
+    >>> fn(batch)  # one float per sample: 0.0 inside the band, down to -1.0 outside
 """
 
 from __future__ import annotations
@@ -24,6 +25,19 @@ import math
 from rlmusic.errors import RLMusicError
 from rlmusic.metrics import METRICS
 from rlmusic.reward_contract import per_piece, reads
+
+
+class BandScore:
+    """``band_score`` of one metric against a fixed band: a picklable per-piece score."""
+
+    def __init__(self, metric: str, low: float, high: float):
+        self.metric, self.low, self.high = metric, float(low), float(high)
+
+    def __call__(self, piece) -> float:
+        return band_score(METRICS[self.metric](piece), self.low, self.high)
+
+    def __repr__(self) -> str:
+        return f"BandScore({self.metric!r}, {self.low}, {self.high})"
 
 
 def band_score(value: float, low: float, high: float) -> float:
@@ -44,8 +58,7 @@ def band(metric: str, bands: dict | None = None, name: str | None = None):
         raise RLMusicError(f"the band:{metric} reward needs the target band of {metric} "
                            f"(the finetune command measures it on the corpus, or on ppo.bands_from)")
     low, high = bands[metric]
-    score = METRICS[metric]
-    return per_piece(name or f"band:{metric}", -1.0, 0.0, lambda p: band_score(score(p), low, high))
+    return per_piece(name or f"band:{metric}", -1.0, 0.0, BandScore(metric, low, high))
 
 
 @reads("pitch_class_entropy")

@@ -8,6 +8,12 @@ Score per piece in [-1, 0], the mean of three fractions, negated:
   back (ABABAB, ABCABCABC).
 
 0 for varied music; -1 for a piece with no notes at all (nothing to hear is the worst loop).
+
+Example::
+
+    >>> from rlmusic.reward_contract import RewardBatch
+    >>> reward = repetition()
+    >>> reward(RewardBatch(ids, tokenizer))  # e.g. [-0.0, -0.33]: the second loops a bar
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 All read the piece's melody (highest note per onset) and its estimated key. A piece with
 no notes scores 0 on every rule.
+
+Example::
+
+    >>> reward = in_key()
+    >>> reward(batch)  # the share of each sample's melody notes in its estimated key
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ def extrema_score(piece: Piece) -> float:
     return 0.0 if _empty(piece) else 0.5 * (M.unique_max(piece) + M.unique_min(piece))
 
 
+def motif_score(piece: Piece) -> float:
+    return 0.0 if _empty(piece) else M.notes_in_motif(piece)
+
+
+def repeated_motif_score(piece: Piece) -> float:
+    return 0.0 if _empty(piece) else M.notes_in_repeated_motif(piece)
+
+
 def autocorrelation_score(piece: Piece) -> float:
     """1 - mean |autocorrelation| at lags 1-3. A constant melody (no variance) counts as fully
     self-similar (|r| = 1); lags longer than the melody allows are left out."""
@@ -79,12 +92,12 @@ def unique_extrema():
 
 @reads("notes_in_motif")
 def motif():
-    return per_piece("motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_motif(p))
+    return per_piece("motif", 0.0, 1.0, motif_score)
 
 
 @reads("notes_in_repeated_motif")
 def repeated_motif():
-    return per_piece("repeated_motif", 0.0, 1.0, lambda p: 0.0 if _empty(p) else M.notes_in_repeated_motif(p))
+    return per_piece("repeated_motif", 0.0, 1.0, repeated_motif_score)
 
 
 @reads("autocorrelation_1", "autocorrelation_2", "autocorrelation_3")

@@ -84,14 +84,35 @@ def reads(*metrics: str, argument: bool = False) -> Callable[[Callable], Callabl
     return wrap
 
 
+class PerPiece:
+    """A reward that scores each decoded piece on its own: ``score(piece) -> float``.
+
+    A small class rather than a closure, so a reward pickles (to worker processes, into TRL)
+    whenever its ``score`` does: a module-level function or a picklable callable object.
+
+    Example::
+
+        >>> def melody_notes(piece):
+        ...     return float(len(piece.melody[1]))
+        >>> reward = PerPiece("melody_notes", 0.0, float("inf"), melody_notes)
+        >>> reward(RewardBatch(ids, tokenizer))  # one float per sample
+    """
+
+    def __init__(self, name: str, low: float, high: float, score: Callable[[Piece], float]):
+        self.name = self.__name__ = name  # TRL logs reward functions by __name__
+        self.range = (low, high)
+        self.score = score
+
+    def __call__(self, batch: RewardBatch) -> list[float]:
+        return [float(self.score(p)) for p in batch.pieces]
+
+    def __repr__(self) -> str:
+        return f"PerPiece({self.name!r}, {self.range[0]}, {self.range[1]}, {self.score!r})"
+
+
 def per_piece(name: str, low: float, high: float, score: Callable[[Piece], float]) -> Reward:
-    """A reward that scores each decoded piece on its own."""
-
-    @reward(name, low, high)
-    def fn(batch: RewardBatch) -> list[float]:
-        return [float(score(p)) for p in batch.pieces]
-
-    return fn
+    """A reward that scores each decoded piece on its own (a ``PerPiece``)."""
+    return PerPiece(name, low, high, score)
 
 
 # --- the --reward syntax -----------------------------------------------------------------------

@@ -85,6 +85,9 @@ def test_training_moves_held_out_accuracy_above_chance(labelled, tmp_path):
     total, parts = fn(RewardBatch(seqs + [[]], tok))
     assert parts["jazz_clf"].shape == (6,) and ((0 <= total) & (total <= 1)).all()
     assert np.array_equal(fn(RewardBatch(seqs, tok))[0], fn(RewardBatch(seqs, tok))[0])
+    import pickle  # the reward object, discriminator included, pickles for worker processes
+
+    assert np.allclose(pickle.loads(pickle.dumps(fn))(RewardBatch(seqs, tok))[0], fn(RewardBatch(seqs, tok))[0])
     assert path.name == "checkpoint-000080"
 
 

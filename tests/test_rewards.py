@@ -90,6 +90,20 @@ def test_every_reward_scores_a_batch_within_its_range(tok):
     assert loop < -0.5 and varied == 0.0
 
 
+def test_every_reward_pickles_and_scores_the_same_after(tok):
+    """Rewards are small objects, not closures: they travel to worker processes and into TRL."""
+    import pickle
+
+    batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), []], tok)
+    for name in _names():
+        fn = build_reward(name, REWARDS, bands=BANDS).terms[0][0]
+        again = pickle.loads(pickle.dumps(fn))
+        assert (again.name, again.range, again.__name__) == (fn.name, fn.range, name)
+        assert again(batch) == fn(batch), name
+    spec = build_reward(",".join(_names()), REWARDS, bands=BANDS)
+    assert pickle.loads(pickle.dumps(spec))(batch)[0].tolist() == spec(batch)[0].tolist()
+
+
 def test_batch_decodes_once(tok, monkeypatch):
     import rlmusic.reward_contract as R
 
