@@ -82,7 +82,8 @@ def cmd_generate(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    from rlmusic.evaluate import print_and_write, run_metrics
+    from rlmusic.evaluate import run_metrics
+    from rlmusic.metrics_output import print_and_write
     from rlmusic.options import from_flags
     from rlmusic.stage_options import MetricsOptions
 
@@ -141,7 +142,7 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from rlmusic.demo import report_folder
+    from rlmusic.before_after import report_folder
 
     page = report_folder(Path(args.folder), plugins(), num=args.num_samples, sample_tokens=args.sample_tokens,
                          listen_n=args.listen, sample_bars=args.sample_bars)

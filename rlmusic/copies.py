@@ -23,13 +23,6 @@ COPY_BARS = 8  # a run of this many whole bars counts as a copy (the share repor
 _END, _QUERY_END = -1, -3  # pads: past the corpus's end, past the query's end (sorts lowest)
 
 
-def bar_ids(tokenizer) -> np.ndarray:
-    """Ids of the tokenizer's Bar tokens (empty for a BPE vocabulary, whose ids merge tokens)."""
-    if tokenizer.is_trained:
-        return np.zeros(0, np.int64)
-    return np.array(sorted(i for t, i in tokenizer.vocab.items() if t.startswith("Bar")), np.int64)
-
-
 @dataclass
 class CopyIndex:
     text: np.ndarray  # (N,) the pieces' ids back to back, a separator after each

@@ -10,13 +10,12 @@ from symusic import Score
 from tqdm import tqdm
 
 from rlmusic.config import SampleConfig
-from rlmusic.copies import bar_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import write_score
 from rlmusic.music import bar_ticks
 from rlmusic.policy import Policy, sample
 from rlmusic.prompts import file_ids, mark_continuation, opening_bars
-from rlmusic.tokens import DecodeReport, decode_ids
+from rlmusic.tokens import DecodeReport, bar_ids, decode_ids
 
 
 @dataclass

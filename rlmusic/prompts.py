@@ -11,11 +11,10 @@ import numpy as np
 import torch
 from symusic import Score, TextMeta, Track
 
-from rlmusic.copies import bar_ids
 from rlmusic.corpus import Corpus
 from rlmusic.errors import RLMusicError
 from rlmusic.midi_io import BadMidi, find_midi_files, load_score
-from rlmusic.tokens import encode_score
+from rlmusic.tokens import bar_ids, encode_score
 
 FILE_PREFIX = "file:"
 BOUNDARY_MARKER = "continuation"

@@ -25,3 +25,4 @@ CONFIGS_DIR = shipped("configs")
 SHIPPED_POLICY = shipped("checkpoints") / "pretrain-tiny"
 SHIPPED_CLF = shipped("checkpoints") / "jazz-clf"
 SHIPPED_JUDGE = shipped("checkpoints") / "jazz-judge"
+CORPUS_JAZZ = "/jazz/"  # the embedded corpus's jazz (iRb standards and jazz grooves), as a piece-name selection

@@ -101,6 +101,13 @@ def special_ids(tok: miditok.MusicTokenizer) -> dict[str, int]:
     return {"pad": tok.vocab[PAD], "bos": tok.vocab[BOS], "eos": tok.vocab[EOS]}
 
 
+def bar_ids(tokenizer: miditok.MusicTokenizer) -> np.ndarray:
+    """Ids of the tokenizer's Bar tokens (empty for a BPE vocabulary, whose ids merge tokens)."""
+    if tokenizer.is_trained:
+        return np.zeros(0, np.int64)
+    return np.array(sorted(i for t, i in tokenizer.vocab.items() if t.startswith("Bar")), np.int64)
+
+
 def check_single_stream(tok: miditok.MusicTokenizer, where: str = "the tokenizer") -> None:
     """Refuse a multi-vocabulary tokenizer (CPWord, Octuple, MuMIDI: several ids per step), which
     a causal LM over one id per step cannot model."""

@@ -42,7 +42,7 @@ def corpus_sample(corpus: Corpus, tokenizer, split: str = "train", max_pieces: i
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pieces, replace=False))
     ids = [corpus.piece(i) for i in idx]
     if window:
-        from rlmusic.copies import bar_ids
+        from rlmusic.tokens import bar_ids
 
         rng, bars = np.random.default_rng(seed + 1), bar_ids(tokenizer)
         ids = [bar_window(np.asarray(x), window, rng, bars) for x in ids]

@@ -28,12 +28,12 @@ from policies import load_policy  # noqa: E402
 from rlmusic.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.config import DataConfig, SampleConfig  # noqa: E402
 from rlmusic.config_load import load_config, resolve_config_path  # noqa: E402
-from rlmusic.copies import bar_ids  # noqa: E402
 from rlmusic.discriminator import load_discriminator  # noqa: E402
 from rlmusic.finetune import jazz_set_splits  # noqa: E402
 from rlmusic.generate import generate_pieces  # noqa: E402
 from rlmusic.refresh import refresh_discriminator  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF  # noqa: E402
+from rlmusic.tokens import bar_ids  # noqa: E402
 from rlmusic.tracking import quiet_libraries  # noqa: E402
 from rlmusic.windows import bar_window  # noqa: E402
 

@@ -28,8 +28,8 @@ def test_min_bars_runs_a_short_sample_on_to_its_bar_line(trained_run):
     from policies import load_policy
     from rlmusic.checkpoint import load_checkpoint
     from rlmusic.config import SampleConfig
-    from rlmusic.copies import bar_ids
     from rlmusic.generate import generate_pieces
+    from rlmusic.tokens import bar_ids
 
     ckpt = load_checkpoint(trained_run, load_policy)
     bars = set(bar_ids(ckpt.tokenizer).tolist())

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rlmusic.config import DataConfig, TokenizerConfig
-from rlmusic.copies import COPY_BARS, CopyIndex, bar_ids, copy_report
+from rlmusic.copies import COPY_BARS, CopyIndex, copy_report
 from rlmusic.corpus import tokenize_folder
-from rlmusic.tokens import build_tokenizer, special_ids
+from rlmusic.tokens import bar_ids, build_tokenizer, special_ids
 
 
 def _brute_force(q, pieces):

@@ -44,7 +44,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
 
 
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():
-    from rlmusic.demo import unseen_summary
+    from rlmusic.before_after import unseen_summary
 
     old = {"accuracy": 0.693, "roc_auc": 0.686}  # a record written before balanced accuracy was reported
     assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
@@ -52,7 +52,7 @@ def test_unseen_summary_shows_balanced_accuracy_when_recorded():
 
 
 def test_the_report_says_what_the_discriminator_co_evolved_on():
-    from rlmusic.demo import intro, refresh_of
+    from rlmusic.before_after import intro, refresh_of
 
     assert refresh_of({"refresh_every": 10, "refresh_from": "corpus:/jazz/"}) == "corpus:/jazz/"
     assert refresh_of({"refresh_every": 10}) == "jazz_set"  # a config from before refresh_from: the default
