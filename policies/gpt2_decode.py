@@ -30,9 +30,10 @@ def supported(lm) -> bool:
 
 @dataclass
 class KVBuffers:
-    """Keys of every layer stored transposed, (L, B, H, D, capacity), so one new token's scores
-    are a plain batched matmul (q @ K) over the filled positions; values (L, B, H, capacity, D).
-    ``length`` positions are filled."""
+    """Keys and values of every layer, (L, B, H, capacity, D); ``length`` positions are filled.
+    A new position is one contiguous row per head: keys stored transposed made each write a
+    scatter at stride ``capacity`` (a sixth of a sampling step at batch 256), while the scores'
+    matmul reads a transposed view as cheaply."""
 
     keys: torch.Tensor
     values: torch.Tensor
@@ -44,11 +45,12 @@ class KVBuffers:
         if need <= self.values.shape[3]:
             return
         cap = max(need, 2 * self.values.shape[3])
-        keys = self.keys.new_empty(*self.keys.shape[:4], cap)
-        keys[..., : self.length] = self.keys[..., : self.length]
-        values = self.values.new_empty(*self.values.shape[:3], cap, self.values.shape[4])
-        values[:, :, :, : self.length] = self.values[:, :, :, : self.length]
-        self.keys, self.values = keys, values
+        grown = []
+        for old in (self.keys, self.values):
+            new = old.new_empty(*old.shape[:3], cap, old.shape[4])
+            new[:, :, :, : self.length] = old[:, :, :, : self.length]
+            grown.append(new)
+        self.keys, self.values = grown
 
 
 @torch.no_grad()
@@ -70,17 +72,17 @@ def gpt2_forward(lm, input_ids: torch.Tensor, kv: KVBuffers | None, capacity: in
         qkv = torch.addmm(attn.c_attn.bias, h.view(B * T, -1), attn.c_attn.weight).view(B, T, 3, H, D)
         if kv is None:  # allocated in the dtype the projections produce (bf16 under autocast)
             cap = max(capacity, T)
-            kv = KVBuffers(qkv.new_empty(cfg.n_layer, B, H, D, cap), qkv.new_empty(cfg.n_layer, B, H, cap, D))
+            kv = KVBuffers(qkv.new_empty(cfg.n_layer, B, H, cap, D), qkv.new_empty(cfg.n_layer, B, H, cap, D))
         q = qkv[:, :, 0].transpose(1, 2)  # (B, H, T, D)
-        kv.keys[i, :, :, :, start:end] = qkv[:, :, 1].permute(0, 2, 3, 1)  # (B, H, D, T)
+        kv.keys[i, :, :, start:end] = qkv[:, :, 1].transpose(1, 2)
         kv.values[i, :, :, start:end] = qkv[:, :, 2].transpose(1, 2)
-        kt, v = kv.keys[i, :, :, :, :end], kv.values[i, :, :, :end]  # (B, H, D, S), (B, H, S, D)
+        k, v = kv.keys[i, :, :, :end], kv.values[i, :, :, :end]  # (B, H, S, D)
         if T == 1:  # one new token attends to everything before it: two batched matmuls, no mask
             # (at batch 256 the fused attention kernel took over half of a sampling step for this)
-            y = torch.matmul(torch.softmax(torch.matmul(q, kt) * D ** -0.5, dim=-1), v)
+            y = torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * D ** -0.5, dim=-1), v)
         else:  # a prompt: causal within itself, after whatever was cached
             mask = torch.ones(T, end, dtype=torch.bool, device=x.device).tril(start)
-            y = F.scaled_dot_product_attention(q, kt.transpose(-1, -2), v, attn_mask=mask)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.transpose(1, 2).reshape(B * T, -1)  # (B*T, C)
         x = x + torch.addmm(attn.c_proj.bias, y, attn.c_proj.weight).view(B, T, -1)
         h = F.layer_norm(x, (cfg.n_embd,), block.ln_2.weight, block.ln_2.bias, cfg.layer_norm_epsilon)

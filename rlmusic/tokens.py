@@ -252,13 +252,14 @@ def save_tokenizers(tok: miditok.MusicTokenizer, folder: str | Path) -> None:
     hf_tokenizer(tok).save_pretrained(str(folder))
 
 
-def notes_per_id(tok: miditok.MusicTokenizer) -> np.ndarray:
-    """(V,) how many notes (Pitch tokens) each id stands for: 0/1, or more for BPE pieces."""
+def notes_per_id(tok: miditok.MusicTokenizer, prefix: str = "Pitch_") -> np.ndarray:
+    """(V,) how many notes (Pitch tokens) each id stands for: 0/1, or more for BPE pieces.
+    ``prefix="Bar"`` counts bar lines instead."""
     if not tok.is_trained:
-        return (pitch_of_ids(tok) >= 0).astype(np.int32)
+        return np.array([int(tok[i].startswith(prefix)) for i in range(len(tok))], np.int32)
     out = np.zeros(len(tok), dtype=np.int32)
     for i in range(len(tok)):
         seq = TokSequence(ids=[i], are_ids_encoded=True)
         tok.decode_token_ids(seq)
-        out[i] = sum(tok[j].startswith("Pitch_") for j in seq.ids)
+        out[i] = sum(tok[j].startswith(prefix) for j in seq.ids)
     return out

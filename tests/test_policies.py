@@ -202,7 +202,7 @@ def test_fast_gpt2_decode_matches_transformers_forward():
         # Buffers that start too small grow and keep what they held; a chunk after a cache is causal.
         h, kv = gpt2_forward(p.lm, x[:, :5], None, capacity=5)
         h2, kv = gpt2_forward(p.lm, x[:, 5:30], kv, capacity=5)
-        assert kv.keys.shape[4] >= 30 and kv.values.shape[3] >= 30
+        assert kv.keys.shape[3] >= 30 and kv.values.shape[3] >= 30
         hf = p.lm.transformer(x).last_hidden_state
         torch.testing.assert_close(torch.cat([h, h2], 1), hf, atol=1e-5, rtol=1e-5)
 
