@@ -1,10 +1,10 @@
 """``rlmusic demo``: the whole story in one command, on the embedded default data.
 
 Corpus preparation, the shipped discriminator (trained if missing), PPO from the shipped
-pretrained policy toward jazz with the texture kept inside real jazz's band (``DEMO_REWARD``)
-and the discriminator co-evolving on the corpus's own jazz,
+pretrained policy toward jazz with the harmony, texture and silence kept inside real jazz's
+band (``DEMO_REWARD``; the discriminator frozen unless ``--refresh-every`` co-evolves it),
 ``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls, reward/KL curves, and
-``report.html`` (``report.md`` beside it).
+``report.html`` (``report.md`` beside it); with ``--target DIR``, toward a folder of your own.
 Each step is the library call behind the ``rlmusic`` subcommand a user would type.
 """
 
