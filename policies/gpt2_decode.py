@@ -64,8 +64,7 @@ def gpt2_forward(lm, input_ids: torch.Tensor, kv: KVBuffers | None, capacity: in
         kv.reserve(T)
     start = kv.length if kv is not None else 0
     end = start + T
-    pos = torch.arange(start, end, device=input_ids.device)
-    x = trunk.wte(input_ids) + trunk.wpe(pos)  # (B, T, C)
+    x = trunk.wte(input_ids) + trunk.wpe.weight[start:end]  # (B, T, C): positions start..end-1
     for i, block in enumerate(trunk.h):
         attn, mlp = block.attn, block.mlp
         h = F.layer_norm(x, (cfg.n_embd,), block.ln_1.weight, block.ln_1.bias, cfg.layer_norm_epsilon)

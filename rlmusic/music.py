@@ -19,6 +19,10 @@ MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
 MINOR_SCALE = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)  # natural minor, as MusPy
 # The 24 scales as a (24, 12) mask: rows 0-11 major on C..B, rows 12-23 minor on C..B.
 SCALES = np.stack([np.roll(MAJOR_SCALE, r) for r in range(12)] + [np.roll(MINOR_SCALE, r) for r in range(12)])
+# The 24 key profiles (major on each tonic, then minor), centred and scaled to unit length.
+_KK_ROLLED = np.array([np.roll(p, t) for p in (_KK_MAJOR, _KK_MINOR) for t in range(12)], float)
+_KK_CENTRED = (_KK_ROLLED - _KK_ROLLED.mean(1, keepdims=True)) / np.linalg.norm(
+    _KK_ROLLED - _KK_ROLLED.mean(1, keepdims=True), axis=1, keepdims=True)
 
 
 def merge_intervals(starts: np.ndarray, ends: np.ndarray, groups: np.ndarray | None = None
@@ -125,13 +129,13 @@ class Piece:
         hist = np.bincount(self.pitch[idx] % 12, weights=np.maximum(self.duration[idx], 1), minlength=12)
         if np.allclose(hist, hist[0]):
             return (int(self.pitch[idx][0] % 12), "major")  # no tonal evidence: the first note
-        best, best_r = (0, "major"), -2.0
-        for mode, profile in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
-            for tonic in range(12):
-                r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
-                if r > best_r + 1e-12:
-                    best, best_r = (tonic, mode), r
-        return best
+        h = hist - hist.mean()
+        r = _KK_CENTRED @ (h / np.linalg.norm(h))  # Pearson's r with all 24 rolled profiles at once
+        best, best_r = 0, -2.0
+        for i, ri in enumerate(r.tolist()):  # the first of near-ties, as a scan in this order would
+            if ri > best_r + 1e-12:
+                best, best_r = i, ri
+        return (best % 12, "major" if best < 12 else "minor")
 
 
 def piece_from_arrays(time, duration, pitch, is_drum=None, tpq: int = 480, bar_ticks: int | None = None) -> Piece:

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 from transformers.generation.logits_process import (
     LogitsProcessorList,
-    MinNewTokensLengthLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -182,9 +181,6 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
     policy.eval()
     pad, eos = policy.special["pad"], policy.special["eos"]
     warpers = logits_warpers(cfg)
-    if cfg.min_new_tokens:  # transformers' own, first, as in generate
-        warpers.insert(0, MinNewTokensLengthLogitsProcessor(prompts.shape[1], cfg.min_new_tokens, eos,
-                                                            device=str(prompts.device)))
     ids = prompts
     done = torch.zeros(len(prompts), dtype=torch.bool, device=prompts.device)
     bars = torch.as_tensor(list(bar_ids), dtype=torch.long, device=prompts.device)
@@ -196,18 +192,18 @@ def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator:
         if cfg.min_bars:  # EOS held back until the bar line after the last bar asked for, before any warper
             logits = logits.clone()
             logits[n_bars <= cfg.min_bars, eos] = float("-inf")
-        scores = warpers(ids, logits)
+        if t < cfg.min_new_tokens:  # EOS out of reach, first, as generate's MinNewTokensLengthLogitsProcessor
+            logits = logits.clone()
+            logits[:, eos] = float("-inf")
+        scores = warpers(ids, logits) if warpers else logits
         probs = torch.softmax(scores, dim=-1)
         if t == cfg.max_new_tokens:  # running on for bars: draws of their own, see run_on_generator
             generator = run_on_generator(generator)
         nxt = draw(probs, generator)  # (B,)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         new.append(nxt)
-        if record:  # kept raw; normalised once after the loop (one big op beats N small ones)
-            if t < cfg.min_new_tokens:  # as drawn: EOS out of reach (rlmusic.ppo.logprobs_values reads them so)
-                logits = logits.clone()
-                logits[:, eos] = float("-inf")
-            step_logits.append(logits)
+        if record:  # kept raw (EOS masked as drawn, as rlmusic.ppo.logprobs_values reads them); normalised
+            step_logits.append(logits)  # once after the loop (one big op beats N small ones)
             vals.append(out.values[:, -1].float())
         ids = torch.cat([ids, nxt[:, None]], dim=1)
         if cfg.min_bars:
