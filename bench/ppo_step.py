@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=128, help="new tokens per rollout")
     ap.add_argument("--updates", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the comparison, the algorithms in turn")
     ap.add_argument("--skip-trl112", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -107,21 +108,28 @@ def main() -> None:
         torch.manual_seed(0)
         policy = build_policy(cfg.model, len(tok), special_ids(tok))
     b = args.batch
-    runs = {"ours (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, b, args.updates + 1),
-            "ours (4 epochs x 4 minibatches)": ours(cfg, policy, tok, 4, max(1, b // 4), args.updates + 1),
-            "ours, transformers decode (1 epoch, 1 minibatch)": ours(cfg, policy, tok, 1, b, args.updates + 1,
-                                                                     fast_decode=False),
-            "TRL 1.16 GRPO": grpo(cfg, policy, tok, args.updates + 1)}
+    algorithms = {
+        "ours (1 epoch, 1 minibatch)": lambda: ours(cfg, policy, tok, 1, b, args.updates + 1),
+        "ours (4 epochs x 4 minibatches)": lambda: ours(cfg, policy, tok, 4, max(1, b // 4), args.updates + 1),
+        "ours, transformers decode (1 epoch, 1 minibatch)": lambda: ours(cfg, policy, tok, 1, b, args.updates + 1,
+                                                                         fast_decode=False),
+        "TRL 1.16 GRPO": lambda: grpo(cfg, policy, tok, args.updates + 1)}
+    # Rounds in turn (each algorithm's updates, warm-up left out, appended round by round), so a
+    # slow spell of a shared machine falls on every algorithm rather than on one.
+    runs: dict[str, list[float]] = {k: [] for k in algorithms}
+    for _ in range(args.rounds):
+        for k, run in algorithms.items():
+            runs[k] += run()[1:]
     if not args.skip_trl112:
         with tempfile.TemporaryDirectory() as d:
             save_checkpoint(d, 0, policy, tok, {"stage": "bench"})
             runs["TRL 1.12 PPO (1 epoch, 1 minibatch)"] = trl112(Path(d) / "checkpoint-000000", args.updates + 1,
-                                                                args.threads)
-    per_update = {k: float(np.median(v[1:])) for k, v in runs.items()}
+                                                                args.threads)[1:]
+    per_update = {k: float(np.median(v)) for k, v in runs.items()}
     base = per_update["ours (1 epoch, 1 minibatch)"]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"seconds per update on {device}, {args.config} size, {b} rollouts x {args.new} new tokens, rewards {REWARD}, "
-          f"median of {args.updates} after warm-up")
+          f"median of {args.updates} after warm-up x {args.rounds} round(s)")
     for k, v in per_update.items():
         print(f"  {k:50s} {v:7.2f} s   {v / base:4.2f}x the time of ours (1 epoch, 1 minibatch)")
     if args.json:

@@ -150,20 +150,24 @@ def response_mask(responses: torch.Tensor, eos: int, pad: int) -> torch.Tensor:
 
 
 def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperature: float,
-                    min_new_tokens: int = 0, eos: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    min_new_tokens: int = 0, eos: int | None = None,
+                    entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Log-probabilities of the response tokens, the values of the states before them, entropies.
 
     The first ``min_new_tokens`` positions are read as they were sampled: EOS out of reach
     (``mask_eos``), so the ratio, the KL and the entropy are those of the distribution the
     rollout came from, and EOS gets no gradient where it could never be drawn. ``eos`` defaults
-    to the policy's own; pass it when ``policy`` is wrapped (DDP hides the policy's attributes)."""
+    to the policy's own; pass it when ``policy`` is wrapped (DDP hides the policy's attributes).
+    ``entropy_grad=False``: the entropy only as a figure (no bonus, ``ppo.ent_coef=0``), which spares
+    the backward pass three (B, N, V) products."""
     out = policy(ids[:, :-1])
     logits = out.logits[:, prompt_len - 1 :].float() / temperature  # (B, N, V): predicts ids[:, P:]
     if min_new_tokens:
         logits = mask_eos(logits, policy.special["eos"] if eos is None else eos, min_new_tokens)
     logp_all = F.log_softmax(logits, dim=-1)
     logprobs = torch.gather(logp_all, 2, ids[:, prompt_len:, None]).squeeze(2)  # (B, N)
-    entropy = -(logp_all.exp() * logp_all.clamp(min=-1e9)).sum(-1)  # (B, N); 0 log 0 = 0 (EOS held back)
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+        entropy = -(logp_all.exp() * logp_all.clamp(min=-1e9)).sum(-1)  # (B, N); 0 log 0 = 0 (EOS held back)
     values = out.values[:, prompt_len - 1 :].float()  # (B, N)
     return logprobs, values, entropy
 
@@ -318,7 +322,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                 mb = torch.as_tensor(mb, device=device)
                 with accelerator.autocast():
                     new_logprobs, new_values, new_entropy = logprobs_values(model, ids[mb], P, pc.temperature,
-                                                                            pc.min_new_tokens, special["eos"])
+                                                                            pc.min_new_tokens, special["eos"],
+                                                                            entropy_grad=pc.ent_coef > 0)
                 pg_loss, pg_stats = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb], pc.cliprange)
                 vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb], pc.cliprange_value)
                 loss = pg_loss + pc.vf_coef * vf_loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])
