@@ -78,7 +78,7 @@ class DemoOptions:
     """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
     discriminator: str = ""
     """Discriminator (default: the shipped checkpoints/jazz-clf)."""
-    updates: int = 100
+    updates: int = 200
     """PPO updates."""
     batch_size: int = 16
     """Rollouts per update."""
