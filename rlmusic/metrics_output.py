@@ -113,7 +113,8 @@ def write_plots(summary: dict, folder: str | Path) -> list[Path]:
                         label=f"{label} (n={len(v)})")
         ax.set_title(name)
         ax.set_ylabel("density")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # a metric undefined (NaN) on every piece draws nothing
+            ax.legend(fontsize=7)
         fig.tight_layout()
         path = folder / f"{name}.png"
         fig.savefig(path, dpi=110)
