@@ -59,7 +59,7 @@ def from_flags(cls: type, args: argparse.Namespace, **values: Any):
 def settings_help(sections: dict[str, type]) -> str:
     """Every field of the given config sections as ``section.field=DEFAULT`` and its documentation,
     for a stage's ``--help``: the settings a ``section.key=value`` override can change."""
-    lines = ["settings (override any as section.key=value; all in rlmusic/config.py):"]
+    lines = ["settings (override any as section.key=value; documented in rlmusic/config.py and config_ppo.py):"]
     for name, cls in sections.items():
         docs, instance = field_docs(cls), cls()
         lines.append("")

@@ -256,11 +256,11 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         if accelerator.is_main_process:  # one writer; every rank holds the same weights
             state = {"optimizer": optimizer.state_dict(), "kl_coef": kl_ctl.value, "update": update,
                      "refresh_buffer": refresher.state() if refresher is not None else []}
-            last_path = save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
-                                        meta | {"update": update, "kl_coef": kl_ctl.value}, state,
-                                        keep_last=pc.keep_last, companions=companions)
+            save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
+                            meta | {"update": update, "kl_coef": kl_ctl.value}, state,
+                            keep_last=pc.keep_last, companions=companions)
         accelerator.wait_for_everyone()
-        last_path = Path(pc.out_dir) / f"checkpoint-{update:06d}"
+        last_path = Path(pc.out_dir) / f"checkpoint-{update:06d}"  # save_checkpoint's name, known on every rank
 
     def skip_update(bad: int, what: str, update: int) -> int:
         """A non-finite update is skipped, weights untouched; too many in a row stop the run."""

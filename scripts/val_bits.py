@@ -46,11 +46,11 @@ def main() -> None:
         block = ckpt.policy.max_length
         t0 = time.time()
         result = evaluate(ckpt.policy, stream, block, 16, math.ceil(len(stream) / block), notes_per_id(ckpt.tokenizer))
-        bars = int(notes_per_id(ckpt.tokenizer, "Bar")[np.asarray(stream)].sum())
+        bars_per_context = block * int(notes_per_id(ckpt.tokenizer, "Bar")[np.asarray(stream)].sum()) / len(stream)
         rows[path] = result | {"val_tokens": int(len(stream)), "context": block, "seconds": round(time.time() - t0, 1),
-                               "bars_per_context": block * bars / len(stream)}
+                               "bars_per_context": bars_per_context}
         print(f"{path}: {result['val/bits_per_note']:.3f} bits per note, {result['val/bits_per_token']:.3f} bits per "
-              f"token over {len(stream):,} validation tokens (context {block}: {block * bars / len(stream):.1f} bars)")
+              f"token over {len(stream):,} validation tokens (context {block}: {bars_per_context:.1f} bars)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
