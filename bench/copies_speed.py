@@ -20,12 +20,12 @@ import torch
 
 def main() -> None:
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import SampleConfig
-    from rlmusic.config_load import load_config, resolve_config_path
-    from rlmusic.copies import CopyIndex
-    from rlmusic.corpus import prepare_corpus
-    from rlmusic.generate import generate_pieces
+    from rlmusic.config.load import load_config, resolve_config_path
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.data.corpus import prepare_corpus
+    from rlmusic.evaluate.copies import CopyIndex
+    from rlmusic.evaluate.generate import generate_pieces
+    from rlmusic.models.checkpoint import load_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default="checkpoints/pretrain-tiny")

@@ -8,7 +8,7 @@ default threads; the first update of each is warm-up and left out. The refresh s
 AdamW step of the shipped discriminator on 32 windows of 128 tokens. Also printed: how far the
 update's first bf16 forward is from the rollout's log-probabilities (``policy/ratio`` and
 ``policy/clipfrac`` of the first minibatch measure what bf16 noise adds to the clipped ratio).
-Pays only where the CPU multiplies bf16 natively (``rlmusic.accel.cpu_bf16``).
+Pays only where the CPU multiplies bf16 natively (``rlmusic.train.accel.cpu_bf16``).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from policies import load_policy  # noqa: E402
 from rewards import REWARDS  # noqa: E402
-from rlmusic.accel import cpu_bf16  # noqa: E402
-from rlmusic.checkpoint import load_checkpoint  # noqa: E402
-from rlmusic.config_load import load_config, resolve_config_path  # noqa: E402
-from rlmusic.discriminator import load_discriminator  # noqa: E402
-from rlmusic.ppo import finetune  # noqa: E402
+from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
+from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.models.discriminator import load_discriminator  # noqa: E402
 from rlmusic.reward_contract import build_reward  # noqa: E402
-from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
+from rlmusic.train.accel import cpu_bf16  # noqa: E402
+from rlmusic.train.ppo import finetune  # noqa: E402
+from rlmusic.train.tracking import quiet_libraries, read_metrics  # noqa: E402
 
 
 def ppo_rows(ckpt, precision: str, updates: int) -> list[dict]:

@@ -25,8 +25,8 @@ export RLMUSIC_CACHE="${RLMUSIC_CACHE:-$HOME/.cache/rlmusic}"
 # A small corpus (music21's folk tunes and Bach chorales, about a minute to build): what the
 # throughput benchmark trains on, so the script does not wait for the whole embedded corpus.
 DATA="$("$PY" - <<'PYEOF'
-from rlmusic.config import DataConfig
-from rlmusic.corpus import build_default_midi
+from rlmusic.config.sections import DataConfig
+from rlmusic.data.corpus import build_default_midi
 print(build_default_midi(DataConfig(), collections={"miscFolk": "miscfolk"}, bach=True, progress=False))
 PYEOF
 )"

@@ -5,7 +5,7 @@
 The shipped tiny policy (context 256), one torch thread, per generated token (best of 3; the
 slow third way once):
 1. within the context: 255 tokens from BOS with the KV cache (the baseline);
-2. past it: 640 tokens with the sliding window of ``rlmusic.policy.sample`` (each time the
+2. past it: 640 tokens with the sliding window of ``rlmusic.models.policy.sample`` (each time the
    window is full, its last ``sample.context_keep`` = 128 tokens are re-read once);
 3. past it, the plain way: every token read from a full forward over the last 256 tokens
    (no cache once the context is full), the same 640 tokens.
@@ -25,9 +25,9 @@ import torch  # noqa: E402
 
 from bench.timing import best_of  # noqa: E402
 from policies import load_policy  # noqa: E402
-from rlmusic.checkpoint import load_checkpoint  # noqa: E402
-from rlmusic.config import SampleConfig  # noqa: E402
-from rlmusic.policy import draw, sample  # noqa: E402
+from rlmusic.config.sections import SampleConfig  # noqa: E402
+from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.models.policy import draw, sample  # noqa: E402
 from rlmusic.resources import SHIPPED_POLICY  # noqa: E402
 
 

@@ -31,16 +31,16 @@ import torch  # noqa: E402
 from bench.timing import best_of  # noqa: E402
 from rewards import REWARDS  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
-from rlmusic.config import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
-from rlmusic.corpus import build_default_midi, prepare_corpus  # noqa: E402
-from rlmusic.judge import features as judge_features  # noqa: E402
-from rlmusic.midi_io import find_midi_files  # noqa: E402
-from rlmusic.music import piece_from_score  # noqa: E402
-from rlmusic.policy import sample  # noqa: E402
+from rlmusic.config.sections import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
+from rlmusic.data.corpus import build_default_midi, prepare_corpus  # noqa: E402
+from rlmusic.data.midi_io import find_midi_files  # noqa: E402
+from rlmusic.data.tokens import special_ids  # noqa: E402
+from rlmusic.models.judge import features as judge_features  # noqa: E402
+from rlmusic.models.policy import sample  # noqa: E402
+from rlmusic.music.piece import piece_from_score  # noqa: E402
+from rlmusic.music.texture import TEXTURE_METRICS  # noqa: E402
 from rlmusic.reward_contract import RewardBatch, build_reward  # noqa: E402
-from rlmusic.texture import TEXTURE_METRICS  # noqa: E402
-from rlmusic.tokens import special_ids  # noqa: E402
-from rlmusic.tracking import quiet_libraries  # noqa: E402
+from rlmusic.train.tracking import quiet_libraries  # noqa: E402
 
 NAMES = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]

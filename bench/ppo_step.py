@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from policies import build_policy, load_policy  # noqa: E402
 from rewards import REWARDS  # noqa: E402
-from rlmusic.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from rlmusic.config_load import load_config  # noqa: E402
-from rlmusic.ppo import finetune  # noqa: E402
+from rlmusic.config.load import load_config  # noqa: E402
+from rlmusic.data.tokens import build_tokenizer, special_ids  # noqa: E402
+from rlmusic.models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from rlmusic.reward_contract import build_reward  # noqa: E402
-from rlmusic.tokens import build_tokenizer, special_ids  # noqa: E402
-from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
+from rlmusic.train.ppo import finetune  # noqa: E402
+from rlmusic.train.tracking import quiet_libraries, read_metrics  # noqa: E402
 
 REWARD = "repetition,tonic,scale"
 BANDS = {"scale_consistency": (0.9, 1.0)}  # the scale band the figures were measured with
@@ -60,7 +60,7 @@ def load_policy_copy(policy):
 
 
 def grpo(cfg, policy, tok, updates: int) -> list[float]:
-    from rlmusic.trl_algos import run_trl
+    from rlmusic.train.trl_algos import run_trl
 
     with tempfile.TemporaryDirectory() as d:
         c = load_config(None, {"ppo": {"out_dir": d, "updates": updates, "algo": "grpo", "group_size": 8}}, base=cfg)

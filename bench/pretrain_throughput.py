@@ -28,12 +28,12 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policies import build_policy  # noqa: E402
-from rlmusic.config_load import load_config, resolve_config_path  # noqa: E402
-from rlmusic.corpus import prepare_corpus  # noqa: E402
-from rlmusic.data import WindowSampler  # noqa: E402
-from rlmusic.pretrain import param_groups, pretrain  # noqa: E402
-from rlmusic.tokens import pitch_of_ids, special_ids, transpose_table  # noqa: E402
-from rlmusic.tracking import (
+from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
+from rlmusic.data.batches import WindowSampler  # noqa: E402
+from rlmusic.data.corpus import prepare_corpus  # noqa: E402
+from rlmusic.data.tokens import pitch_of_ids, special_ids, transpose_table  # noqa: E402
+from rlmusic.train.pretrain import param_groups, pretrain  # noqa: E402
+from rlmusic.train.tracking import (
     quiet_libraries,  # noqa: E402
     read_metrics,  # noqa: E402
 )

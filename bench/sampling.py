@@ -24,9 +24,9 @@ import torch  # noqa: E402
 
 from bench.timing import best_of_alternating  # noqa: E402
 from policies import load_policy  # noqa: E402
-from rlmusic.checkpoint import load_checkpoint  # noqa: E402
-from rlmusic.config import SampleConfig  # noqa: E402
-from rlmusic.policy import sample  # noqa: E402
+from rlmusic.config.sections import SampleConfig  # noqa: E402
+from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.models.policy import sample  # noqa: E402
 from rlmusic.resources import SHIPPED_POLICY  # noqa: E402
 
 

@@ -65,8 +65,8 @@ def main() -> None:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     from rewards import REWARDS
+    from rlmusic.data.tokens import hf_tokenizer, load_miditok, special_ids
     from rlmusic.reward_contract import build_reward
-    from rlmusic.tokens import hf_tokenizer, load_miditok, special_ids
 
     tok = load_miditok(args.model)
     hf = hf_tokenizer(tok)

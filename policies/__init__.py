@@ -1,4 +1,4 @@
-"""Policy networks behind :class:`rlmusic.policy.Policy`. A new policy is one file plus one line here."""
+"""Policy networks behind :class:`rlmusic.models.policy.Policy`. A new policy is one file plus one line here."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 from policies.lstm import LSTMPolicy
 from policies.transformer import TransformerPolicy
-from rlmusic.config import ModelConfig
+from rlmusic.config.sections import ModelConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.policy import POLICY_FILE, Policy, read_policy_meta
+from rlmusic.models.policy import POLICY_FILE, Policy, read_policy_meta
 
 POLICIES: dict[str, type[Policy]] = {
     TransformerPolicy.name: TransformerPolicy,

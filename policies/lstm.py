@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from rlmusic.config import ModelConfig
-from rlmusic.policy import Policy, PolicyOutput
+from rlmusic.config.sections import ModelConfig
+from rlmusic.models.policy import Policy, PolicyOutput
 
 WEIGHTS_FILE = "model.safetensors"
 

@@ -17,9 +17,9 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2Model, LlamaConfi
 from transformers.activations import ACT2FN
 
 from policies import gpt2_decode
-from rlmusic.config import ModelConfig
+from rlmusic.config.sections import ModelConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.policy import Policy, PolicyOutput
+from rlmusic.models.policy import Policy, PolicyOutput
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 

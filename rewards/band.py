@@ -3,11 +3,11 @@
 Maximising pitch-class entropy would reward chromatic noise, maximising note onsets per beat
 would reward a machine gun, and a jazz discriminator alone is pleased by one sustained chord
 every two beats. So a band reward is 0 inside the target set's [low, high] band (by default
-its 5th-95th percentiles on windows as long as the samples, computed by ``rlmusic.windows``
+its 5th-95th percentiles on windows as long as the samples, computed by ``rlmusic.music.bands``
 from the corpus, or from its pieces named by ``ppo.bands_from``) and falls linearly outside,
 by the band's width, to -1. A piece where the metric is undefined (NaN: no notes) scores -1.
 
-``band:NAME`` works for every metric of ``rlmusic.metrics.METRICS`` (``band:onsets_per_beat``,
+``band:NAME`` works for every metric of ``rlmusic.music.metrics.METRICS`` (``band:onsets_per_beat``,
 ``band:polyphony``, ...); ``pitch_entropy`` and ``scale`` are the two original names.
 
 Example::
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from rlmusic.errors import RLMusicError
-from rlmusic.metrics import METRICS
+from rlmusic.music.metrics import METRICS
 from rlmusic.reward_contract import per_piece, reads
 
 

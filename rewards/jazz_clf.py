@@ -8,7 +8,7 @@ sample dominate a batch's advantages.
 
 Example::
 
-    >>> from rlmusic.discriminator import load_discriminator
+    >>> from rlmusic.models.discriminator import load_discriminator
     >>> reward = jazz_clf(discriminator=load_discriminator("checkpoints/jazz-clf"))
     >>> reward(batch)  # P(jazz) of each sample
 """

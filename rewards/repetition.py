@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlmusic.metrics import repeated_note_mask
-from rlmusic.music import Piece
+from rlmusic.music.metrics import repeated_note_mask
+from rlmusic.music.piece import Piece
 from rlmusic.reward_contract import per_piece, reads
 
 LOOP_LENGTHS = (2, 3, 4)

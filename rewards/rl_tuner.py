@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from rlmusic import metrics as M
-from rlmusic.music import Piece
+from rlmusic.music import metrics as M
+from rlmusic.music.piece import Piece
 from rlmusic.reward_contract import per_piece, reads
 
 

@@ -34,15 +34,15 @@ def _overrides(args, **flags: str | None) -> list[str]:
 
 
 def _spec(args):
-    from rlmusic.options import from_flags
-    from rlmusic.stage_options import JazzSetSpec
+    from rlmusic.config.commands import JazzSetSpec
+    from rlmusic.config.flags import from_flags
 
     return from_flags(JazzSetSpec, args)
 
 
 def _sample_cfg(args, num: int):
-    from rlmusic.config import SampleConfig
-    from rlmusic.options import from_flags
+    from rlmusic.config.flags import from_flags
+    from rlmusic.config.sections import SampleConfig
 
     return from_flags(SampleConfig, args, num=num)
 
@@ -57,8 +57,8 @@ def _done(last) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from rlmusic.config_load import load_config, resolve_config_path
-    from rlmusic.corpus import describe_corpus, prepare_corpus
+    from rlmusic.config.load import load_config, resolve_config_path
+    from rlmusic.data.corpus import describe_corpus, prepare_corpus
 
     cfg, t0 = load_config(resolve_config_path(args.config), _overrides(args)), time.time()
     print(describe_corpus(*prepare_corpus(cfg.data, cfg.tokenizer), seconds=time.time() - t0))
@@ -66,7 +66,7 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from rlmusic.pretrain import run_pretrain
+    from rlmusic.train.pretrain import run_pretrain
 
     overrides = _overrides(args, **{"pretrain.out_dir": args.out, "pretrain.report_to": args.report_to})
     return _done(run_pretrain(args.config, overrides, plugins(), resume=args.resume, cpu=args.cpu,
@@ -74,7 +74,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from rlmusic.generate import run_generate
+    from rlmusic.evaluate.generate import run_generate
 
     print(run_generate(args.checkpoint, _sample_cfg(args, args.num), args.out, plugins().load_policy,
                        prompt=args.prompt or "", prompt_bars=args.prompt_bars, cpu=args.cpu))
@@ -82,10 +82,10 @@ def cmd_generate(args) -> int:
 
 
 def cmd_metrics(args) -> int:
-    from rlmusic.evaluate import run_metrics
-    from rlmusic.metrics_output import print_and_write
-    from rlmusic.options import from_flags
-    from rlmusic.stage_options import MetricsOptions
+    from rlmusic.config.commands import MetricsOptions
+    from rlmusic.config.flags import from_flags
+    from rlmusic.evaluate.metrics_command import run_metrics
+    from rlmusic.evaluate.output import print_and_write
 
     opts = from_flags(MetricsOptions, args, sample=_sample_cfg(args, args.num_samples))
     p = plugins()
@@ -94,9 +94,9 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_data_irb(args) -> int:
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import cache_root
-    from rlmusic.irb import describe_tunes, fetch_irb
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.corpus import cache_root
+    from rlmusic.data.irb import describe_tunes, fetch_irb
 
     path = fetch_irb(cache_root(DataConfig()))
     print(f"{describe_tunes(cache_root(DataConfig()))}, in {path}")
@@ -104,7 +104,7 @@ def cmd_data_irb(args) -> int:
 
 
 def cmd_data_jazz(args) -> int:
-    from rlmusic.jazz_set import build_default_set, describe_set
+    from rlmusic.data.jazz_set import build_default_set, describe_set
 
     t0 = time.time()
     folder = build_default_set(_spec(args), out=args.set_out)
@@ -113,8 +113,8 @@ def cmd_data_jazz(args) -> int:
 
 
 def cmd_train_clf(args) -> int:
-    from rlmusic.checkpoint import read_meta
-    from rlmusic.train_clf import run_train_clf
+    from rlmusic.models.checkpoint import read_meta
+    from rlmusic.train.train_clf import run_train_clf
 
     overrides = _overrides(args, **{"clf.out_dir": args.out, "clf.cv_folds": args.cv})
     source = {"jazz": args.jazz, "other": args.other, "set": args.set}
@@ -126,14 +126,14 @@ def cmd_train_clf(args) -> int:
 
 
 def cmd_train_judge(args) -> int:
-    from rlmusic.train_judge import run_train_judge
+    from rlmusic.train.train_judge import run_train_judge
 
     run_train_judge(args.config, args.set, args.out, seed=args.seed, folds=args.cv, spec=_spec(args))
     return 0
 
 
 def cmd_finetune(args) -> int:
-    from rlmusic.finetune import run_finetune
+    from rlmusic.train.finetune import run_finetune
 
     overrides = _overrides(args, **{"ppo.reward": args.reward, "ppo.out_dir": args.out, "ppo.algo": args.algo,
                                     "ppo.report_to": args.report_to})
@@ -142,7 +142,7 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from rlmusic.before_after import report_folder
+    from rlmusic.evaluate.before_after import report_folder
 
     page = report_folder(Path(args.folder), plugins(), num=args.num_samples, sample_tokens=args.sample_tokens,
                          listen_n=args.listen, sample_bars=args.sample_bars)
@@ -151,15 +151,15 @@ def cmd_report(args) -> int:
 
 
 def cmd_import_nanogpt(args) -> int:
-    from rlmusic.nanogpt import run_import_nanogpt
+    from rlmusic.models.nanogpt import run_import_nanogpt
 
     return _done(run_import_nanogpt(args.ckpt, args.tokenizer, args.out))
 
 
 def cmd_demo(args) -> int:
+    from rlmusic.config.commands import DemoOptions
+    from rlmusic.config.flags import from_flags
     from rlmusic.demo import run_demo
-    from rlmusic.options import from_flags
-    from rlmusic.stage_options import DemoOptions
 
     return run_demo(from_flags(DemoOptions, args), plugins())
 
@@ -172,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from rlmusic.config import SampleConfig
-    from rlmusic.options import add_flags
-    from rlmusic.stage_options import DemoOptions, JazzSetSpec, MetricsOptions
+    from rlmusic.config.commands import DemoOptions, JazzSetSpec, MetricsOptions
+    from rlmusic.config.flags import add_flags
+    from rlmusic.config.sections import SampleConfig
 
     def config_args(p):
         p.add_argument("--config", default="tiny", help="config name in configs/ or a YAML path (default: tiny)")
@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_args(p)
     p.set_defaults(func=cmd_prepare)
 
-    from rlmusic.config import ClfConfig, DataConfig, ModelConfig, PPOConfig, PretrainConfig, TokenizerConfig
-    from rlmusic.options import settings_help
+    from rlmusic.config.flags import settings_help
+    from rlmusic.config.sections import ClfConfig, DataConfig, ModelConfig, PPOConfig, PretrainConfig, TokenizerConfig
 
     def stage(name: str, help: str, sections: dict):
         return sub.add_parser(name, help=help, epilog=settings_help(sections),
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             args.overrides = list(args.overrides or []) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from rlmusic.tracking import quiet_libraries
+    from rlmusic.train.tracking import quiet_libraries
 
     try:
         quiet_libraries()

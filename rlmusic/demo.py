@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rlmusic.before_after import (
+from rlmusic.config.commands import DemoOptions
+from rlmusic.evaluate.before_after import (
     discriminator_lines,
     intro,
     judge_lines,
@@ -25,7 +26,6 @@ from rlmusic.before_after import (
 )
 from rlmusic.plugins import Plugins
 from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_POLICY
-from rlmusic.stage_options import DemoOptions
 
 # Toward jazz (the discriminator hears harmony: pitch-scrambled jazz scores near 0), while the
 # harmony (chord fit, the bass on the root at chord changes, chord changes per bar), pitch-class
@@ -42,19 +42,19 @@ def _step(title: str) -> float:
 
 
 def run_demo(args: DemoOptions, plugins: Plugins) -> int:
-    from rlmusic.checkpoint import list_checkpoints, read_meta
-    from rlmusic.config_load import load_config, resolve_config_path
-    from rlmusic.corpus import describe_corpus, prepare_corpus
-    from rlmusic.finetune import run_finetune
-    from rlmusic.html_report import write_html
-    from rlmusic.pretrain import run_pretrain
-    from rlmusic.train_clf import run_train_clf
+    from rlmusic.config.load import load_config, resolve_config_path
+    from rlmusic.data.corpus import describe_corpus, prepare_corpus
+    from rlmusic.evaluate.html_report import write_html
+    from rlmusic.models.checkpoint import list_checkpoints, read_meta
+    from rlmusic.train.finetune import run_finetune
+    from rlmusic.train.pretrain import run_pretrain
+    from rlmusic.train.train_clf import run_train_clf
 
     args.validate()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    data = [f"data.data={args.data}"] if args.data else []
+    data = {"data": {"data": args.data}} if args.data else {}  # typed values, not key=value text
 
     t = _step("1/6 corpus (embedded: music21's folk tunes and Bach chorales, plus MMA arrangements)")
     cfg = load_config(resolve_config_path(args.config), data)
@@ -66,14 +66,14 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     policy_path = base_policy
     if args.target:
         mle = out / "mle"
-        run_pretrain(args.config, [f"data.data={args.target}", f"pretrain.out_dir={mle}",
-                                   f"pretrain.max_steps={args.target_steps}"], plugins,
+        run_pretrain(args.config, {"data": {"data": args.target},
+                                   "pretrain": {"out_dir": str(mle), "max_steps": args.target_steps}}, plugins,
                      resume=bool(list_checkpoints(mle)), init_from=str(base_policy))
         policy_path = list_checkpoints(mle / "best")[-1]
     elif not list_checkpoints(policy_path) and not (policy_path / "rlmusic.json").is_file():
         print(f"no policy in {policy_path}: pretraining the tiny one (rlmusic pretrain)")
         policy_path = out / "pretrain"
-        run_pretrain(args.config, [*data, f"pretrain.out_dir={policy_path}"], plugins,
+        run_pretrain(args.config, data | {"pretrain": {"out_dir": str(policy_path)}}, plugins,
                      resume=bool(list_checkpoints(policy_path)))
     print(f"policy: {policy_path} (step {read_meta(policy_path)['step']})")
     timings["policy"] = time.time() - t
@@ -81,19 +81,19 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     t = _step("3/6 jazz discriminator" + (f" trained on {args.target} against the embedded non-jazz" if args.target else ""))
     clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF
     if args.target and not args.discriminator:  # the target's own, from the fine-tuned policy's language model
-        from rlmusic.checkpoint import load_checkpoint
+        from rlmusic.models.checkpoint import load_checkpoint
 
         clf = out / "jazz-clf"
         window = min(128, load_checkpoint(policy_path, plugins.load_policy).policy.max_length or 128)
-        run_train_clf(args.config, [*data, f"clf.out_dir={clf}", f"clf.init_from={policy_path}",
-                                    f"clf.steps={args.target_clf_steps}", f"clf.max_window={window}",
-                                    f"clf.min_window={min(32, window // 2)}"], plugins, source={"jazz": args.target},
-                      resume=bool(list_checkpoints(clf)))
+        run_train_clf(args.config, data | {"clf": {"out_dir": str(clf), "init_from": str(policy_path),
+                                                   "steps": args.target_clf_steps, "max_window": window,
+                                                   "min_window": min(32, window // 2)}},
+                      plugins, source={"jazz": args.target}, resume=bool(list_checkpoints(clf)))
     elif not list_checkpoints(clf) and not (clf / "rlmusic.json").is_file():
         print(f"no discriminator in {clf}: training one (rlmusic train-clf)")
         clf = out / "jazz-clf"
         # a demo cut short goes on where it stopped
-        run_train_clf(args.config, [f"clf.out_dir={clf}"], plugins, resume=bool(list_checkpoints(clf)))
+        run_train_clf(args.config, {"clf": {"out_dir": str(clf)}}, plugins, resume=bool(list_checkpoints(clf)))
     clf_meta = read_meta(clf)
     test = clf_meta.get("test") or {}
     cv = clf_meta.get("grouped_cv") or {}
@@ -102,22 +102,21 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings["discriminator"] = time.time() - t
 
     refresh_from = args.refresh_from or ("target" if args.target else "" if args.data else f"corpus:{CORPUS_JAZZ}")
-    refresh = [f"ppo.refresh_every={args.refresh_every}", f"ppo.refresh_from={refresh_from}"] \
-        if refresh_from and args.refresh_every else []
+    refresh = {"refresh_every": args.refresh_every, "refresh_from": refresh_from} \
+        if refresh_from and args.refresh_every else {}
     precision = ppo_precision(args.precision)
     shown = "fp32" if precision == "no" else precision
     t = _step(f"4/6 PPO with --reward {DEMO_REWARD} ({args.updates} updates, {shown}, discriminator "
               + (f"co-evolving on {refresh_from})" if refresh else "frozen)"))
     run = out / "finetune"
     # the bands: the target's, a user's --data folder's own, or the corpus's jazz
-    bands = [f"ppo.target={args.target}"] if args.target else [] if args.data else [f"ppo.bands_from={CORPUS_JAZZ}"]
-    run_finetune(args.config, [*data, *bands, *refresh, f"ppo.reward={DEMO_REWARD}", f"ppo.out_dir={run}",
-                               "ppo.target_kl=12", f"ppo.updates={args.updates}", f"ppo.batch_size={args.batch_size}",
-                               f"ppo.minibatch_size={min(8, args.batch_size)}",
-                               f"ppo.max_new_tokens={args.max_new_tokens}", f"ppo.min_new_tokens={args.max_new_tokens}",
-                               "ppo.prompt=bos", f"ppo.lr={args.lr}", f"ppo.seed={args.seed}", f"ppo.kl_coef={args.kl_coef}",
-                               f"ppo.save_every={max(1, args.updates // 4)}", f"ppo.mixed_precision={precision}"],
-                 plugins, policy=str(policy_path), discriminator=str(clf), resume=True)
+    bands = {"target": args.target} if args.target else {} if args.data else {"bands_from": CORPUS_JAZZ}
+    ppo = {**bands, **refresh, "reward": DEMO_REWARD, "out_dir": str(run), "target_kl": 12.0, "updates": args.updates,
+           "batch_size": args.batch_size, "minibatch_size": min(8, args.batch_size),
+           "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "prompt": "bos",
+           "lr": args.lr, "seed": args.seed, "kl_coef": args.kl_coef, "save_every": max(1, args.updates // 4),
+           "mixed_precision": precision}
+    run_finetune(args.config, data | {"ppo": ppo}, plugins, policy=str(policy_path), discriminator=str(clf), resume=True)
     timings["ppo"] = time.time() - t
 
     t = _step("5/6 metrics before vs after")
@@ -153,7 +152,7 @@ def ppo_precision(choice: str) -> str:
     accelerate's own choice on a GPU, fp32 elsewhere."""
     import torch
 
-    from rlmusic.accel import cpu_bf16
+    from rlmusic.train.accel import cpu_bf16
 
     if choice != "auto":
         return choice

@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
+from rlmusic.data.tokens import DecodeReport, decode_ids
 from rlmusic.errors import RLMusicError
-from rlmusic.music import Piece, piece_from_score
-from rlmusic.tokens import DecodeReport, decode_ids
+from rlmusic.music.piece import Piece, piece_from_score
 
 
 class RewardBatch:
@@ -70,7 +70,7 @@ def reward(name: str, low: float, high: float) -> Callable[[Callable], Reward]:
 
 
 def reads(*metrics: str, argument: bool = False) -> Callable[[Callable], Callable]:
-    """Decorator for a reward factory: the ``rlmusic.metrics`` names its reward scores directly
+    """Decorator for a reward factory: the ``rlmusic.music.metrics`` names its reward scores directly
     (``argument=True``: a family such as ``band:``, which reads the metric it is given).
 
     ``rlmusic metrics`` keeps them out of ``overlap/unseen``, so that closeness to real music is
@@ -220,7 +220,7 @@ def user_reward(obj, name: str) -> Callable[..., Reward]:
       ``discriminator``, ...), its instances called with a ``RewardBatch``;
     - a function made a reward with :func:`reward` (it has a ``name`` and a ``range``);
     - any other callable: a function of the batch's decoded pieces (a list of
-      :class:`~rlmusic.music.Piece`) returning one float per piece.
+      :class:`~rlmusic.music.piece.Piece`) returning one float per piece.
     """
     if isinstance(obj, type):
         def build(**context):

@@ -8,7 +8,7 @@ reproducible on our own set: the same pieces, the same grouped folds (``style_fo
 groove families held out) and the same scoring (mean P(jazz) over ``--windows`` windows of
 ``--window`` tokens per piece) as ``rlmusic train-clf --cv 5``. The features are computed from
 the policy's token ids decoded to notes, so they see exactly what the discriminator sees; they
-are the independent judge's features (``rlmusic.judge.features``).
+are the independent judge's features (``rlmusic.models.judge.features``).
 Prints accuracy, balanced accuracy and ROC-AUC per model, and each family's accuracy.
 
 ``--nearest`` adds a diagnostic of the set itself: hold out one groove family at a time, train a
@@ -35,16 +35,16 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from rlmusic.errors import RLMusicError  # noqa: E402
-from rlmusic.tracking import quiet_libraries  # noqa: E402
+from rlmusic.train.tracking import quiet_libraries  # noqa: E402
 
 METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
 
 
 def window_features(tokenizer, pieces: list[np.ndarray], window: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    from rlmusic.discriminator import piece_windows
-    from rlmusic.judge import features
-    from rlmusic.music import piece_from_score
-    from rlmusic.tokens import decode_ids
+    from rlmusic.data.tokens import decode_ids
+    from rlmusic.models.discriminator import piece_windows
+    from rlmusic.models.judge import features
+    from rlmusic.music.piece import piece_from_score
 
     rows, owner = [], []
     for i, piece in enumerate(pieces):
@@ -73,13 +73,13 @@ def main() -> None:
     quiet_libraries()
 
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.classify_eval import classification_report, family_accuracy, style_folds
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import tokenize_folder
-    from rlmusic.jazz_data import family_of, read_manifest
-    from rlmusic.jazz_set import build_default_set
-    from rlmusic.labelled import labelled_from_corpus
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.corpus import tokenize_folder
+    from rlmusic.data.jazz_data import family_of, read_manifest
+    from rlmusic.data.jazz_set import build_default_set
+    from rlmusic.data.labelled import labelled_from_corpus
+    from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.classify_eval import classification_report, family_accuracy, style_folds
 
     tokenizer = load_checkpoint(args.policy, load_policy).tokenizer
     folder = Path(args.set) if args.set else build_default_set()

@@ -5,7 +5,7 @@
 The jazz set must teach a discriminator the *groove* of jazz, not its chord changes: real
 standards (iRb) as positives only would make "has ii-V-I changes" a label. The set renders
 every standard twice, in a jazz and in a non-jazz groove. This script measures what that buys:
-a model that sees only the harmony (each beat's chord from ``rlmusic.texture.beat_chords``:
+a model that sees only the harmony (each beat's chord from ``rlmusic.music.texture.beat_chords``:
 the share of each chord quality, of each root movement between chords, and chord changes per
 bar) is scored by grouped cross-validation holding out whole groove families, as ``train-clf
 --cv`` does, on
@@ -30,16 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
-from rlmusic.classify_eval import classification_report, style_folds  # noqa: E402
-from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
-from rlmusic.corpus import tokenize_folder  # noqa: E402
-from rlmusic.jazz_data import family_of, read_manifest  # noqa: E402
-from rlmusic.jazz_set import build_default_set  # noqa: E402
-from rlmusic.labelled import labelled_from_corpus  # noqa: E402
-from rlmusic.music import piece_from_score  # noqa: E402
-from rlmusic.texture import CHORD_TEMPLATES, beat_chords, chord_changes_per_bar  # noqa: E402
-from rlmusic.tokens import build_tokenizer, decode_ids  # noqa: E402
-from rlmusic.tracking import quiet_libraries  # noqa: E402
+from rlmusic.config.sections import DataConfig, TokenizerConfig  # noqa: E402
+from rlmusic.data.corpus import tokenize_folder  # noqa: E402
+from rlmusic.data.jazz_data import family_of, read_manifest  # noqa: E402
+from rlmusic.data.jazz_set import build_default_set  # noqa: E402
+from rlmusic.data.labelled import labelled_from_corpus  # noqa: E402
+from rlmusic.data.tokens import build_tokenizer, decode_ids  # noqa: E402
+from rlmusic.models.classify_eval import classification_report, style_folds  # noqa: E402
+from rlmusic.music.piece import piece_from_score  # noqa: E402
+from rlmusic.music.texture import CHORD_TEMPLATES, beat_chords, chord_changes_per_bar  # noqa: E402
+from rlmusic.train.tracking import quiet_libraries  # noqa: E402
 
 Q = len(CHORD_TEMPLATES)
 

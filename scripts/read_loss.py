@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pretty_midi  # noqa: E402
 
-from rlmusic.config import TokenizerConfig  # noqa: E402
-from rlmusic.midi_io import find_midi_files, load_score, note_count  # noqa: E402
-from rlmusic.tokens import build_tokenizer, decode_ids, encode_score  # noqa: E402
+from rlmusic.config.sections import TokenizerConfig  # noqa: E402
+from rlmusic.data.midi_io import find_midi_files, load_score, note_count  # noqa: E402
+from rlmusic.data.tokens import build_tokenizer, decode_ids, encode_score  # noqa: E402
 
 
 def main() -> None:

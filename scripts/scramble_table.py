@@ -6,7 +6,7 @@ structure destroyed, and folders of samples; with the harmony metrics beside the
 
 Real jazz: 40-beat excerpts of the default corpus's jazz (MMA renders of the iRb standards and
 of the jazz grooves), or of the MIDI files under ``--jazz`` (e.g. a folder of human-played
-jazz). Each corruption of rlmusic/corrupt.py is applied to the same excerpts. Samples are
+jazz). Each corruption of rlmusic/music/corrupt.py is applied to the same excerpts. Samples are
 scored as whole files, 40-beat excerpts as well.
 """
 
@@ -21,15 +21,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
-from rlmusic.corpus import prepare_corpus, tokenize_folder  # noqa: E402
-from rlmusic.corrupt import CORRUPTIONS, corrupt  # noqa: E402
-from rlmusic.discriminator import load_discriminator  # noqa: E402
-from rlmusic.judge import Judge  # noqa: E402
-from rlmusic.metrics import METRICS  # noqa: E402
+from rlmusic.config.sections import DataConfig, TokenizerConfig  # noqa: E402
+from rlmusic.data.corpus import prepare_corpus, tokenize_folder  # noqa: E402
+from rlmusic.data.tokens import load_miditok  # noqa: E402
+from rlmusic.models.discriminator import load_discriminator  # noqa: E402
+from rlmusic.models.judge import Judge  # noqa: E402
+from rlmusic.music.corrupt import CORRUPTIONS, corrupt  # noqa: E402
+from rlmusic.music.metrics import METRICS  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE  # noqa: E402
-from rlmusic.scramble import excerpts, pieces_of_ids, token_scorer  # noqa: E402
-from rlmusic.tokens import load_miditok  # noqa: E402
+from rlmusic.train.scramble import excerpts, pieces_of_ids, token_scorer  # noqa: E402
 
 HARMONY = ["chord_fit", "bass_on_root", "chord_changes_per_bar", "chord_changes_on_strong_beats", "melody_steps",
            "melody_interval", "voice_leading", "pitch_range", "n_pitch_classes_used", "onsets_per_beat", "notes_per_bar"]

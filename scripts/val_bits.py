@@ -24,11 +24,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from policies import load_policy  # noqa: E402
-from rlmusic.checkpoint import load_checkpoint  # noqa: E402
-from rlmusic.config import DataConfig, TokenizerConfig  # noqa: E402
-from rlmusic.corpus import prepare_corpus  # noqa: E402
-from rlmusic.pretrain import evaluate  # noqa: E402
-from rlmusic.tokens import notes_per_id, special_ids  # noqa: E402
+from rlmusic.config.sections import DataConfig, TokenizerConfig  # noqa: E402
+from rlmusic.data.corpus import prepare_corpus  # noqa: E402
+from rlmusic.data.tokens import notes_per_id, special_ids  # noqa: E402
+from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.train.pretrain import evaluate  # noqa: E402
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def folk_dir(cache_dir) -> Path:
     """~180 real folk tunes (music21's miscFolk ABC collection) converted to MIDI."""
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import build_default_midi
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.corpus import build_default_midi
 
     return build_default_midi(DataConfig(cache_dir=str(cache_dir)), collections={"miscFolk": "miscfolk"},
                               bach=False, progress=False) / "miscfolk"
@@ -31,7 +31,7 @@ def folk_dir(cache_dir) -> Path:
 @pytest.fixture(scope="session")
 def bach_dir(tmp_path_factory) -> Path:
     """Five Bach chorales converted through music21's parser."""
-    from rlmusic.corpus import _convert_music21_file, music21_corpus_dir
+    from rlmusic.data.corpus import _convert_music21_file, music21_corpus_dir
 
     out = tmp_path_factory.mktemp("bach")
     for f in sorted((music21_corpus_dir() / "bach").glob("*.mxl"))[:5]:
@@ -41,7 +41,7 @@ def bach_dir(tmp_path_factory) -> Path:
 
 
 def tiny_config(out_dir: Path, data: Path, **pretrain):
-    from rlmusic.config_load import load_config
+    from rlmusic.config.load import load_config
 
     overrides = {"data": {"data": str(data), "workers": 1},
                  "model": {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 64, "dropout": 0.1},
@@ -71,7 +71,7 @@ def trained_run(tmp_path_factory, folk_dir, cache_dir) -> Path:
 @pytest.fixture(scope="session")
 def jazz_set(tmp_path_factory, folk_dir) -> Path:
     """A small real MMA set: swing and bebop vs march and polka, 6 + 3 charts each, and folk tunes."""
-    from rlmusic.jazz_data import build_jazz_set
+    from rlmusic.data.jazz_data import build_jazz_set
 
     out = tmp_path_factory.mktemp("jazz") / "set"
     return build_jazz_set(out, per_style={"train": 6, "test": 3}, styles=(["swing", "bebop"], ["march", "polka"]),
@@ -83,12 +83,12 @@ def tiny_clf(tmp_path_factory, jazz_set, cache_dir) -> Path:
     """A small discriminator trained on a few MMA renders (swing, bebop vs march, polka) and folk tunes."""
     import numpy as np
 
-    from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
-    from rlmusic.corpus import tokenize_folder
-    from rlmusic.discriminator import Discriminator, evaluate_discriminator, save_discriminator, train_discriminator
-    from rlmusic.jazz_data import read_manifest
-    from rlmusic.labelled import labelled_from_corpus
-    from rlmusic.tokens import build_tokenizer
+    from rlmusic.config.sections import ClfConfig, DataConfig, TokenizerConfig
+    from rlmusic.data.corpus import tokenize_folder
+    from rlmusic.data.jazz_data import read_manifest
+    from rlmusic.data.labelled import labelled_from_corpus
+    from rlmusic.data.tokens import build_tokenizer
+    from rlmusic.models.discriminator import Discriminator, evaluate_discriminator, save_discriminator, train_discriminator
 
     folder, root = jazz_set, tmp_path_factory.mktemp("clf")
     tok = build_tokenizer(TokenizerConfig())

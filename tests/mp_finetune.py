@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-import rlmusic.finetune as stage
-import rlmusic.ppo as ppo
+import rlmusic.train.finetune as stage
+import rlmusic.train.ppo as ppo
 from rlmusic.reward_contract import WeightedReward
 
 out, argv = Path(sys.argv[1]), sys.argv[2:]

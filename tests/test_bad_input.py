@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rlmusic.cli import main
-from rlmusic.config import DataConfig, TokenizerConfig
-from rlmusic.corpus import prepare_corpus
-from rlmusic.evaluate import column_from_folder
-from rlmusic.midi_io import BadMidi, find_midi_files, load_score
-from rlmusic.tokens import build_tokenizer, decode_ids, encode_score
+from rlmusic.config.sections import DataConfig, TokenizerConfig
+from rlmusic.data.corpus import prepare_corpus
+from rlmusic.data.midi_io import BadMidi, find_midi_files, load_score
+from rlmusic.data.tokens import build_tokenizer, decode_ids, encode_score
+from rlmusic.evaluate.metrics_command import column_from_folder
 
 
 def test_every_bad_file_is_skipped_or_read_safely(tmp_path, folk_dir):
@@ -83,8 +83,8 @@ def test_fuzz_decoding(ids):
 def test_slow_reading_is_cut_by_the_time_limit(monkeypatch, tmp_path, folk_dir):
     import time as _time
 
-    import rlmusic.midi_io as mio
-    from rlmusic.midi_io import time_limit
+    import rlmusic.data.midi_io as mio
+    from rlmusic.data.midi_io import time_limit
 
     with __import__("pytest").raises(BadMidi, match="took longer than 0.2s"):
         with time_limit(0.2):
@@ -102,7 +102,7 @@ def test_slow_reading_is_cut_by_the_time_limit(monkeypatch, tmp_path, folk_dir):
     for f in find_midi_files(folk_dir)[:2]:
         (folder / f.name).write_bytes(f.read_bytes())
     (folder / "slow.mid").write_bytes(find_midi_files(folk_dir)[0].read_bytes())
-    import rlmusic.evaluate as ev
+    import rlmusic.evaluate.metrics_command as ev
 
     monkeypatch.setattr(ev, "load_score", hang_on_one)
     monkeypatch.setattr(mio, "TIME_LIMIT", 0.5)
@@ -112,7 +112,7 @@ def test_slow_reading_is_cut_by_the_time_limit(monkeypatch, tmp_path, folk_dir):
 
 
 def test_oversized_file_is_skipped(tmp_path, monkeypatch):
-    import rlmusic.midi_io as mio
+    import rlmusic.data.midi_io as mio
 
     monkeypatch.setattr(mio, "MAX_BYTES", 10)
     path = tmp_path / "big.mid"

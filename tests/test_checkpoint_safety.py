@@ -15,12 +15,12 @@ import torch
 
 from conftest import tiny_config
 from policies import build_policy, load_policy
-from rlmusic.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_training_state
 from rlmusic.cli import main
-from rlmusic.discriminator import STATE_SCHEMA as CLF_STATE
 from rlmusic.errors import RLMusicError
-from rlmusic.ppo import STATE_SCHEMA as PPO_STATE
-from rlmusic.pretrain import STATE_SCHEMA, param_groups
+from rlmusic.models.checkpoint import STATE_FILE, list_checkpoints, load_checkpoint, read_training_state
+from rlmusic.models.discriminator import STATE_SCHEMA as CLF_STATE
+from rlmusic.train.ppo import STATE_SCHEMA as PPO_STATE
+from rlmusic.train.pretrain import STATE_SCHEMA, param_groups
 
 
 class RunsACommand:

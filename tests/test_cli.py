@@ -26,10 +26,10 @@ def test_min_bars_runs_a_short_sample_on_to_its_bar_line(trained_run):
     from dataclasses import replace
 
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import SampleConfig
-    from rlmusic.generate import generate_pieces
-    from rlmusic.tokens import bar_ids
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.data.tokens import bar_ids
+    from rlmusic.evaluate.generate import generate_pieces
+    from rlmusic.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(trained_run, load_policy)
     bars = set(bar_ids(ckpt.tokenizer).tolist())
@@ -91,7 +91,7 @@ def test_flags_and_overrides_in_any_order(capsys):
 
 def test_no_checkpoint_given_takes_the_newest_pretrain_run_else_the_shipped_policy(trained_run, tmp_path, monkeypatch,
                                                                                    capsys):
-    from rlmusic.checkpoint import default_policy, newest_run
+    from rlmusic.models.checkpoint import default_policy, newest_run
     from rlmusic.resources import SHIPPED_POLICY
 
     monkeypatch.chdir(tmp_path)

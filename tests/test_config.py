@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rlmusic.config import RunConfig
-from rlmusic.config_load import config_from_dict, load_config, parse_overrides
+from rlmusic.config.load import config_from_dict, load_config, merge_overrides, parse_overrides
+from rlmusic.config.sections import RunConfig
 from rlmusic.errors import RLMusicError
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -48,6 +48,27 @@ def test_parse_overrides_nests():
     assert parse_overrides(["a.b=1", "a.c=x"]) == {"a": {"b": 1, "c": "x"}}
 
 
+def test_typed_overrides_from_python_merge_with_command_line_words():
+    # what a stage called from Python (the demo) passes: values as they are, no text round trip
+    merged = merge_overrides(["ppo.lr=1e-4", "ppo.updates=3"], {"ppo": {"lr": 2e-5, "seed": 7}}, None)
+    assert merged == {"ppo": {"lr": 2e-5, "updates": 3, "seed": 7}}
+    cfg = load_config(None, merged)
+    assert (cfg.ppo.lr, cfg.ppo.updates, cfg.ppo.seed) == (2e-5, 3, 7)
+    with pytest.raises(RLMusicError, match="ppo.updates: expected int"):
+        load_config(None, {"ppo": {"updates": "many"}})
+
+
+def test_sampling_is_not_a_config_section(tmp_path):
+    # sampling is set by the generate and metrics flags alone; a checkpoint written when a
+    # ``sample:`` section existed (the shipped ones) still loads
+    p = tmp_path / "c.yaml"
+    p.write_text("sample:\n  top_k: 20\n")
+    with pytest.raises(RLMusicError, match="unknown config key 'sample'"):
+        load_config(p)
+    old = RunConfig().to_dict() | {"sample": {"top_k": 20, "max_new_tokens": 255}}
+    assert config_from_dict(old).to_dict() == RunConfig().to_dict()
+
+
 @pytest.mark.parametrize("override, message", [
     ("pretrain.nope=1", "unknown config key 'pretrain.nope'"),
     ("nosection.x=1", "unknown config key 'nosection'"),
@@ -79,9 +100,9 @@ def test_unknown_key_in_yaml_file(tmp_path):
 def test_defaults_validate_and_every_field_is_documented():
     import dataclasses
 
-    import rlmusic.config as config_module
-    import rlmusic.stage_options as options_module
-    from rlmusic.options import field_docs
+    import rlmusic.config.commands as options_module
+    import rlmusic.config.sections as config_module
+    from rlmusic.config.flags import field_docs
 
     RunConfig().validate()  # raises on an invalid default
     classes = [c for m in (config_module, options_module) for c in vars(m).values()
@@ -97,7 +118,7 @@ def test_flags_come_from_the_documented_fields():
     import argparse
     from dataclasses import dataclass, field
 
-    from rlmusic.options import add_flags, field_docs, from_flags
+    from rlmusic.config.flags import add_flags, field_docs, from_flags
 
     @dataclass
     class Opts:
@@ -128,8 +149,8 @@ def test_help_shows_every_setting_of_the_stage_with_its_documentation(stage, sec
     import dataclasses
 
     from rlmusic.cli import main
-    from rlmusic.config import RunConfig
-    from rlmusic.options import field_docs
+    from rlmusic.config.flags import field_docs
+    from rlmusic.config.sections import RunConfig
 
     with pytest.raises(SystemExit):
         main([stage, "--help"])

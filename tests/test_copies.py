@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from rlmusic.config import DataConfig, TokenizerConfig
-from rlmusic.copies import COPY_BARS, CopyIndex, copy_report
-from rlmusic.corpus import tokenize_folder
-from rlmusic.tokens import bar_ids, build_tokenizer, special_ids
+from rlmusic.config.sections import DataConfig, TokenizerConfig
+from rlmusic.data.corpus import tokenize_folder
+from rlmusic.data.tokens import bar_ids, build_tokenizer, special_ids
+from rlmusic.evaluate.copies import COPY_BARS, CopyIndex, copy_report
 
 
 def _brute_force(q, pieces):

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from symusic import Note, Score, Track
 
-from rlmusic.config import DataConfig, TokenizerConfig
-from rlmusic.corpus import prepare_corpus, split_abc_tunes
-from rlmusic.data import WindowSampler, eval_windows
+from rlmusic.config.sections import DataConfig, TokenizerConfig
+from rlmusic.data.batches import WindowSampler, eval_windows
+from rlmusic.data.corpus import prepare_corpus, split_abc_tunes
+from rlmusic.data.midi_io import BadMidi, find_midi_files, load_score
+from rlmusic.data.tokens import build_tokenizer, pitch_of_ids, special_ids, transpose_table
 from rlmusic.errors import RLMusicError
-from rlmusic.midi_io import BadMidi, find_midi_files, load_score
-from rlmusic.tokens import build_tokenizer, pitch_of_ids, special_ids, transpose_table
 
 
 def _write(path, tracks, tpq=480):

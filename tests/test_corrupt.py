@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rlmusic import corrupt as C
-from rlmusic.music import piece_from_arrays, piece_from_score
+from rlmusic.music import corrupt as C
+from rlmusic.music.piece import piece_from_arrays, piece_from_score
 from tests.test_harmony import Q, ii_v_i
 
 

@@ -33,7 +33,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     # overlap/unseen: every column over the metrics the demo's reward does not score
     from rewards import REWARDS
     from rlmusic.demo import DEMO_REWARD
-    from rlmusic.evaluate import unseen_overlap
+    from rlmusic.evaluate.metrics_command import unseen_overlap
     from rlmusic.reward_contract import metrics_read
 
     seen = frozenset(metrics_read(DEMO_REWARD, REWARDS))
@@ -44,7 +44,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
 
 
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():
-    from rlmusic.before_after import unseen_summary
+    from rlmusic.evaluate.before_after import unseen_summary
 
     old = {"accuracy": 0.693, "roc_auc": 0.686}  # a record written before balanced accuracy was reported
     assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
@@ -52,7 +52,7 @@ def test_unseen_summary_shows_balanced_accuracy_when_recorded():
 
 
 def test_the_report_says_what_the_discriminator_co_evolved_on():
-    from rlmusic.before_after import intro, refresh_of
+    from rlmusic.evaluate.before_after import intro, refresh_of
 
     assert refresh_of({"refresh_every": 10, "refresh_from": "corpus:/jazz/"}) == "corpus:/jazz/"
     assert refresh_of({"refresh_every": 10}) == "jazz_set"  # a config from before refresh_from: the default
@@ -66,7 +66,7 @@ def test_demo_toward_a_target_folder(trained_run, folk_dir, bach_dir, tmp_path, 
     checkpoint kept), a discriminator trained on it against the corpus's non-jazz with its
     scramble test, PPO with the folder's bands co-evolving the discriminator on it, and the report
     against the folder cut to windows as long as the samples, copies of it searched."""
-    from rlmusic.checkpoint import list_checkpoints, read_meta
+    from rlmusic.models.checkpoint import list_checkpoints, read_meta
 
     out = tmp_path / "target"
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--target", str(bach_dir), "--policy",

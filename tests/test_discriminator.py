@@ -8,10 +8,14 @@ import symusic
 import torch
 
 from rewards import REWARDS
-from rlmusic.classify_eval import balanced_accuracy, roc_auc
-from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
-from rlmusic.corpus import tokenize_folder
-from rlmusic.discriminator import (
+from rlmusic.config.sections import ClfConfig, DataConfig, TokenizerConfig
+from rlmusic.data.corpus import tokenize_folder
+from rlmusic.data.jazz_data import build_jazz_set, read_manifest, styles_available
+from rlmusic.data.labelled import Labelled, labelled_from_corpus
+from rlmusic.data.tokens import build_tokenizer
+from rlmusic.errors import RLMusicError
+from rlmusic.models.classify_eval import balanced_accuracy, roc_auc
+from rlmusic.models.discriminator import (
     Discriminator,
     drop_notes,
     evaluate_discriminator,
@@ -21,11 +25,7 @@ from rlmusic.discriminator import (
     save_discriminator,
     train_discriminator,
 )
-from rlmusic.errors import RLMusicError
-from rlmusic.jazz_data import build_jazz_set, read_manifest, styles_available
-from rlmusic.labelled import Labelled, labelled_from_corpus
 from rlmusic.reward_contract import RewardBatch, build_reward
-from rlmusic.tokens import build_tokenizer
 
 if not styles_available():  # pragma: no cover - CI installs mma through scripts/setup.sh
     pytest.fail("Debian's mma is required (scripts/setup.sh installs it)", pytrace=False)
@@ -53,7 +53,7 @@ def test_set_files_load_with_right_labels_and_no_drums(jazz_set):
         assert {p["family"] for p in mine} == {"jazzy", "plain"}
     score = symusic.Score(str(jazz_set / charts[0]["file"]))
     assert any(t.is_drum for t in score.tracks)  # MMA renders drums; reading drops them
-    from rlmusic.midi_io import load_score
+    from rlmusic.data.midi_io import load_score
 
     merged = load_score(jazz_set / charts[0]["file"])
     assert len(merged.tracks) == 1 and not merged.tracks[0].is_drum and len(merged.tracks[0].notes) > 50
@@ -171,8 +171,8 @@ def test_grouped_cv_holds_out_every_family_once(labelled):
 
 
 def test_families_hold_out_variants_together_and_never_mix_labels():
-    from rlmusic.classify_eval import style_folds
-    from rlmusic.jazz_data import FAMILIES, JAZZ_STYLES, OTHER_STYLES, family_of
+    from rlmusic.data.jazz_data import FAMILIES, JAZZ_STYLES, OTHER_STYLES, family_of
+    from rlmusic.models.classify_eval import style_folds
 
     for family, members in FAMILIES.items():
         labels = {s in JAZZ_STYLES for s in members}
@@ -187,7 +187,7 @@ def test_families_hold_out_variants_together_and_never_mix_labels():
 
 
 def test_main_grooves_leave_out_intros_and_endings_but_not_descending():
-    from rlmusic.jazz_data import grooves_of
+    from rlmusic.data.jazz_data import grooves_of
 
     # stdlib's descendingjazz.mma: four main grooves, then intros and endings ("DescendingJazzEnd")
     assert grooves_of("descendingjazz") == ["DescendingJazz", "DescendingJazzPlus", "DescendingJazzSus",
@@ -196,7 +196,7 @@ def test_main_grooves_leave_out_intros_and_endings_but_not_descending():
 
 
 def test_other_mma_libraries_render(tmp_path):
-    from rlmusic.jazz_data import grooves_of
+    from rlmusic.data.jazz_data import grooves_of
 
     assert all(g.startswith("yamaha/jazzbasie:") for g in grooves_of("yamaha/jazzbasie"))
     assert not any("intro" in g.lower() or "end" in g.lower() for g in grooves_of("yamaha/jazzbasie"))
@@ -204,7 +204,7 @@ def test_other_mma_libraries_render(tmp_path):
                             workers=1, progress=False)
     m = read_manifest(folder)
     assert not m["failed"] and {p["style"] for p in m["pieces"]} == {"casio/swing", "kara/Kfunk1"}
-    from rlmusic.midi_io import load_score
+    from rlmusic.data.midi_io import load_score
 
     for p in m["pieces"]:
         assert "/" not in p["file"].split("/", 2)[2]  # "casio/swing" is written as casio-swing_000.mid
@@ -214,7 +214,7 @@ def test_other_mma_libraries_render(tmp_path):
 @pytest.mark.parametrize("arch", ["surprisal", "classifier"])
 def test_classifier_can_start_from_a_policy_trunk(trained_run, arch, tmp_path):
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(trained_run, load_policy)
     disc = Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=64, arch=arch), ckpt.tokenizer)
@@ -244,7 +244,7 @@ def test_classifier_can_start_from_a_policy_trunk(trained_run, arch, tmp_path):
 
 
 def test_a_chart_renders_byte_identical_every_time(tmp_path):
-    from rlmusic.jazz_data import Chart, _render
+    from rlmusic.data.jazz_data import Chart, _render
 
     # MMA's swing grooves randomise timing and volume; unseeded, two renders differ
     chart = Chart("swing", "Swing", 1, "jazzy", "sevenths", ["C7", "F7", "G7", "C7"] * 2, 0, 120, None, mma_seed=42)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rlmusic.distance import frechet_distance, set_distances, standardise, two_sample_auc
+from rlmusic.evaluate.distance import frechet_distance, set_distances, standardise, two_sample_auc
 
 
 def test_frechet_distance_by_hand_in_two_dimensions():

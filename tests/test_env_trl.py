@@ -5,11 +5,11 @@ from gymnasium.utils.env_checker import check_env
 
 from rewards import REWARDS
 from rlmusic.cli import main
-from rlmusic.config import TokenizerConfig
-from rlmusic.env import MusicEnv
+from rlmusic.config.sections import TokenizerConfig
+from rlmusic.data.tokens import build_tokenizer
 from rlmusic.reward_contract import build_reward
-from rlmusic.tokens import build_tokenizer
-from rlmusic.tracking import read_metrics
+from rlmusic.train.env import MusicEnv
+from rlmusic.train.tracking import read_metrics
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from policies import load_policy
-from rlmusic.checkpoint import load_checkpoint
 from rlmusic.cli import main
-from rlmusic.evaluate import Column, mean_nll, summarise, unseen_overlap
-from rlmusic.metrics import METRICS
-from rlmusic.midi_io import find_midi_files
-from rlmusic.music import piece_from_arrays
+from rlmusic.data.midi_io import find_midi_files
+from rlmusic.evaluate.metrics_command import Column, mean_nll, summarise, unseen_overlap
+from rlmusic.models.checkpoint import load_checkpoint
+from rlmusic.music.metrics import METRICS
+from rlmusic.music.piece import piece_from_arrays
 
 
 def test_metrics_cli_checkpoint_and_folder_against_reference(trained_run, folk_dir, tmp_path, capsys):

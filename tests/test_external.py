@@ -15,7 +15,7 @@ from symusic import Score
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from rlmusic.cli import main
-from rlmusic.midi_io import find_midi_files
+from rlmusic.data.midi_io import find_midi_files
 
 
 def _special(tok):
@@ -67,7 +67,7 @@ def test_finetune_with_the_shipped_discriminator_then_reload_with_plain_librarie
     without velocities: it re-encodes the samples), and the fine-tuned folder opens with
     AutoModelForCausalLM and MidiTok alone, giving the policy's own logits."""
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     folder = request.getfixturevalue(model)
     run = tmp_path / "run"
@@ -102,14 +102,14 @@ def test_a_discriminator_of_another_tokenizer_scores_re_encoded_samples(tiny_clf
     the same music encoded with its own REMI tokenizer."""
     from policies import load_policy
     from rewards import REWARDS
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import SampleConfig
-    from rlmusic.corrupt import score_from_piece
-    from rlmusic.discriminator import load_discriminator
-    from rlmusic.generate import generate_pieces
-    from rlmusic.music import piece_from_score
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.data.tokens import decode_ids, encode_score
+    from rlmusic.evaluate.generate import generate_pieces
+    from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.discriminator import load_discriminator
+    from rlmusic.music.corrupt import score_from_piece
+    from rlmusic.music.piece import piece_from_score
     from rlmusic.reward_contract import RewardBatch, build_reward
-    from rlmusic.tokens import decode_ids, encode_score
 
     disc = load_discriminator(tiny_clf)
     ckpt = load_checkpoint(llama_tsd_bpe, load_policy)
@@ -213,7 +213,7 @@ def test_nanogpt_import_gives_the_same_logits(tmp_path, bias, padding):
         torch.testing.assert_close(lm(idx).logits, expected, atol=1e-4, rtol=1e-4)
     # and it is a policy: the fast sampling path steps the same weights
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     policy = load_checkpoint(out, load_policy).policy.eval()
     with torch.no_grad():

@@ -13,15 +13,15 @@ import torch
 from conftest import tiny_config
 from policies import build_policy, load_policy
 from rewards import REWARDS
-from rlmusic.checkpoint import list_checkpoints, load_checkpoint
-from rlmusic.config_load import load_config
-from rlmusic.corpus import prepare_corpus
+from rlmusic.config.load import load_config
+from rlmusic.data.corpus import prepare_corpus
+from rlmusic.data.tokens import special_ids
 from rlmusic.errors import RLMusicError
-from rlmusic.ppo import STATE_SCHEMA, finetune
-from rlmusic.pretrain import STATE_SCHEMA as PRETRAIN_STATE
-from rlmusic.pretrain import pretrain
+from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint
 from rlmusic.reward_contract import WeightedReward, build_reward, reward
-from rlmusic.tokens import special_ids
+from rlmusic.train.ppo import STATE_SCHEMA, finetune
+from rlmusic.train.pretrain import STATE_SCHEMA as PRETRAIN_STATE
+from rlmusic.train.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def test_non_finite_reward_stops_ppo_and_keeps_the_last_good_checkpoint(tmp_path
 
 
 def test_non_finite_loss_stops_pretraining(tmp_path, folk_dir, monkeypatch):
-    import rlmusic.pretrain as P
+    import rlmusic.train.pretrain as P
 
     cfg = tiny_config(tmp_path, folk_dir, max_steps=20, save_every=2, max_bad_steps=3)
     tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, progress=False)

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from rlmusic import harmony as H
-from rlmusic.corrupt import permuted_pitches
-from rlmusic.metrics import METRICS
-from rlmusic.music import piece_from_arrays
+from rlmusic.music import harmony as H
+from rlmusic.music.corrupt import permuted_pitches
+from rlmusic.music.metrics import METRICS
+from rlmusic.music.piece import piece_from_arrays
 
 Q = 12  # ticks per quarter note in these pieces
 

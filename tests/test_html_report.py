@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from rlmusic.evaluate import Column, summarise
-from rlmusic.html_report import write_html
-from rlmusic.midi_io import find_midi_files, load_score, write_score
-from rlmusic.music import piece_from_score
-from rlmusic.report import audio_available, piano_roll_png, render_wav
+from rlmusic.data.midi_io import find_midi_files, load_score, write_score
+from rlmusic.evaluate.html_report import write_html
+from rlmusic.evaluate.metrics_command import Column, summarise
+from rlmusic.evaluate.report import audio_available, piano_roll_png, render_wav
+from rlmusic.music.piece import piece_from_score
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from rlmusic.data.irb import irb_path, load_tunes, mma_chord, tune_split, tunes_from_json
 from rlmusic.errors import RLMusicError
-from rlmusic.irb import irb_path, load_tunes, mma_chord, tune_split, tunes_from_json
 
 CHART = {"charts": [{
     "sections": ["A", "B", "A"],
@@ -45,8 +45,8 @@ def test_whole_tunes_go_to_one_split():
 
 
 def _fetched() -> Path | None:
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import cache_root
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.corpus import cache_root
 
     for root in (cache_root(DataConfig()), Path.home() / ".cache" / "rlmusic"):
         if irb_path(root).is_file():
@@ -56,8 +56,8 @@ def _fetched() -> Path | None:
 
 @pytest.mark.skipif(_fetched() is None, reason="the iRb corpus is not fetched (scripts/setup.sh runs `rlmusic data irb`)")
 def test_the_real_corpus_converts_and_renders(tmp_path):
-    from rlmusic.jazz_data import build_jazz_set, read_manifest
-    from rlmusic.midi_io import load_score
+    from rlmusic.data.jazz_data import build_jazz_set, read_manifest
+    from rlmusic.data.midi_io import load_score
 
     tunes = load_tunes(_fetched())
     assert len(tunes) == 1185 and sum(len(t.chords) for t in tunes) == 54468

@@ -9,15 +9,15 @@ import pytest
 
 from rewards import RESERVED, REWARDS
 from rlmusic.cli import main
-from rlmusic.config import DataConfig, TokenizerConfig
-from rlmusic.corpus import tokenize_folder
+from rlmusic.config.sections import DataConfig, TokenizerConfig
+from rlmusic.data.corpus import tokenize_folder
+from rlmusic.data.jazz_data import read_manifest
+from rlmusic.data.labelled import labelled_from_corpus
+from rlmusic.data.tokens import build_tokenizer, decode_ids
 from rlmusic.errors import RLMusicError
-from rlmusic.jazz_data import read_manifest
-from rlmusic.judge import FEATURES, Judge, excerpt, features, train_judge
-from rlmusic.labelled import labelled_from_corpus
-from rlmusic.music import piece_from_arrays, piece_from_score
+from rlmusic.models.judge import FEATURES, Judge, excerpt, features, train_judge
+from rlmusic.music.piece import piece_from_arrays, piece_from_score
 from rlmusic.reward_contract import build_reward
-from rlmusic.tokens import build_tokenizer, decode_ids
 
 
 def test_features_by_hand():
@@ -47,7 +47,7 @@ JUDGE_STYLES = (["swing", "bebop", "jazzcombo", "bigband", "slowjazz", "modernja
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory, cache_dir):
     """The judge trained on a real MMA set of 6 jazz and 6 other groove families, 6 charts each."""
-    from rlmusic.jazz_data import build_jazz_set
+    from rlmusic.data.jazz_data import build_jazz_set
 
     folder = build_jazz_set(tmp_path_factory.mktemp("judge") / "set", per_style={"train": 6}, styles=JUDGE_STYLES,
                             progress=False)
@@ -89,7 +89,7 @@ def test_judge_beats_chance_on_unseen_groove_families(judged, judged_on_texture)
 def test_judge_trees_equal_scikit_learn(judged):
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from rlmusic.judge import judge_from_sklearn
+    from rlmusic.models.judge import judge_from_sklearn
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, len(FEATURES)))
@@ -116,6 +116,6 @@ def test_the_judge_is_never_a_reward(name, trained_run, capsys):
     assert main(["finetune", "--policy", str(trained_run), "--reward", f"repetition,{name}=0.5", "ppo.updates=1"]) == 2
     assert f"'{name}' cannot be a reward" in capsys.readouterr().err
     # the rewards package does not even import the judge
-    out = subprocess.run([sys.executable, "-c", "import sys, rewards; print('rlmusic.judge' in sys.modules)"],
+    out = subprocess.run([sys.executable, "-c", "import sys, rewards; print('rlmusic.models.judge' in sys.modules)"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

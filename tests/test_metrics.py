@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import symusic
 
-from rlmusic import metrics as M
-from rlmusic.midi_io import find_midi_files
-from rlmusic.music import piece_from_arrays, piece_from_score
+from rlmusic.data.midi_io import find_midi_files
+from rlmusic.music import metrics as M
+from rlmusic.music.piece import piece_from_arrays, piece_from_score
 
 TPQ = 4  # four ticks per quarter keeps hand arithmetic small
 

@@ -11,10 +11,10 @@ import pytest
 import symusic
 from midi_reference import muspy_like_pretty_midi, restruck_midi
 
-from rlmusic import metrics as M
-from rlmusic.midi_io import find_midi_files, load_score
-from rlmusic.midi_notes import MidiParseError, read_notes
-from rlmusic.music import piece_from_score
+from rlmusic.data.midi_io import find_midi_files, load_score
+from rlmusic.data.midi_notes import MidiParseError, read_notes
+from rlmusic.music import metrics as M
+from rlmusic.music.piece import piece_from_score
 
 MUSPY = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]

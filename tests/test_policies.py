@@ -3,9 +3,9 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from policies import POLICIES, build_policy, load_policy
-from rlmusic.config import ModelConfig, SampleConfig
+from rlmusic.config.sections import ModelConfig, SampleConfig
 from rlmusic.errors import RLMusicError
-from rlmusic.policy import Policy, PolicyOutput, sample, sample_recorded
+from rlmusic.models.policy import Policy, PolicyOutput, sample, sample_recorded
 
 SPECIAL = {"pad": 0, "bos": 1, "eos": 2}
 V = 40
@@ -221,7 +221,7 @@ def test_fast_decode_samples_what_the_transformers_path_samples():
 
 
 def test_draw_follows_the_distribution_and_never_picks_zero_probability():
-    from rlmusic.policy import draw
+    from rlmusic.models.policy import draw
 
     probs = torch.tensor([[0.1, 0.0, 0.6, 0.3, 0.0]]).repeat(200_000, 1)
     picks = draw(probs, torch.Generator().manual_seed(0))

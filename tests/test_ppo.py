@@ -8,10 +8,12 @@ import torch
 
 from policies import build_policy
 from rewards import REWARDS
-from rlmusic.config import ModelConfig
-from rlmusic.config_load import load_config
-from rlmusic.corpus import Corpus
-from rlmusic.ppo import (
+from rlmusic.config.load import load_config
+from rlmusic.config.sections import ModelConfig
+from rlmusic.data.corpus import Corpus
+from rlmusic.data.tokens import build_tokenizer, special_ids
+from rlmusic.reward_contract import build_reward
+from rlmusic.train.ppo import (
     AdaptiveKLController,
     finetune,
     gae,
@@ -22,10 +24,8 @@ from rlmusic.ppo import (
     response_mask,
     value_loss,
 )
-from rlmusic.pretrain import pretrain
-from rlmusic.reward_contract import build_reward
-from rlmusic.tokens import build_tokenizer, special_ids
-from rlmusic.tracking import read_metrics
+from rlmusic.train.pretrain import pretrain
+from rlmusic.train.tracking import read_metrics
 
 
 def test_gae_by_hand():
@@ -170,8 +170,8 @@ def test_tiny_ppo_run_raises_the_repetition_reward(tmp_path):
 
 @pytest.mark.parametrize("name", ["transformer", "lstm"])
 def test_recorded_rollout_equals_a_full_forward(name):
-    from rlmusic.config import SampleConfig
-    from rlmusic.policy import sample_recorded
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.models.policy import sample_recorded
 
     torch.manual_seed(0)
     policy = build_policy(ModelConfig(policy=name, n_layer=2, n_head=2, n_embd=32, block_size=64), 40,
@@ -191,8 +191,8 @@ def test_with_eos_held_back_the_log_probabilities_are_those_drawn_from():
     and read their log-probabilities from it, as a full forward does; were EOS's probability
     left in, a policy that raises it (it is never drawn, so nothing pulls it back) would see
     every drawn token as less likely than it is, and the KL to the reference turn negative."""
-    from rlmusic.config import SampleConfig
-    from rlmusic.policy import sample_recorded
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.models.policy import sample_recorded
 
     torch.manual_seed(0)
     policy = build_policy(ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=64), 40, {"pad": 0, "bos": 1, "eos": 2})
@@ -234,9 +234,9 @@ def _closed_form_gae(rewards: np.ndarray, values: np.ndarray, mask: np.ndarray, 
 def test_gae_inside_a_real_update_matches_the_closed_form(tmp_path, trained_run, monkeypatch, gamma, lam):
     """SB3's test_gae, here: the advantages of a real finetune update (rollouts of different
     lengths, so masks end at EOS or at the sample's end) against the closed form."""
-    import rlmusic.ppo as ppo_module
+    import rlmusic.train.ppo as ppo_module
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     seen = []
     real_gae = ppo_module.gae
@@ -270,7 +270,7 @@ def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained
     """The rollouts above end at different lengths; with EOS held back for all 40 tokens, none
     ends early, and PPO's masks cover every token."""
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     start = load_checkpoint(trained_run, load_policy)
     ref = load_checkpoint(trained_run, load_policy).policy
@@ -307,7 +307,7 @@ def test_bf16_on_the_cpu_keeps_rollouts_fp32_and_the_first_ratio_near_one(tmp_pa
     a refresh's optimizer steps inside the run's precision each see the last step's weights, and
     one process may switch precision between stages (fp32 run first, then bf16)."""
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
+    from rlmusic.models.checkpoint import load_checkpoint
 
     samples = {}
     for precision in ("no", "bf16"):
@@ -331,7 +331,7 @@ def test_bf16_on_the_cpu_keeps_rollouts_fp32_and_the_first_ratio_near_one(tmp_pa
 
 
 def test_make_accelerator_switches_precision_within_a_process():
-    from rlmusic.accel import make_accelerator
+    from rlmusic.train.accel import make_accelerator
 
     assert make_accelerator("no", cpu=True).mixed_precision == "no"
     assert make_accelerator("bf16", cpu=True).mixed_precision == "bf16"

@@ -4,11 +4,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from conftest import tiny_config
 from policies import build_policy, load_policy
-from rlmusic.checkpoint import list_checkpoints, load_checkpoint, read_meta
-from rlmusic.corpus import prepare_corpus
-from rlmusic.pretrain import STATE_SCHEMA, pretrain
-from rlmusic.tokens import special_ids
-from rlmusic.tracking import read_metrics
+from rlmusic.data.corpus import prepare_corpus
+from rlmusic.data.tokens import special_ids
+from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint, read_meta
+from rlmusic.train.pretrain import STATE_SCHEMA, pretrain
+from rlmusic.train.tracking import read_metrics
 
 
 def _run(cfg, resume=None):
@@ -105,9 +105,9 @@ def test_init_from_fine_tunes_on_a_folder_and_keeps_the_best_checkpoint(trained_
     import json
 
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint, read_meta
     from rlmusic.cli import main
-    from rlmusic.tokens import tokenizer_fingerprint
+    from rlmusic.data.tokens import tokenizer_fingerprint
+    from rlmusic.models.checkpoint import load_checkpoint, read_meta
 
     out = tmp_path / "ft"
     assert main(["pretrain", "--init-from", str(trained_run), "--data", str(bach_dir), "--out", str(out),

@@ -7,10 +7,10 @@ import pytest
 from symusic import Note, Score, TimeSignature, Track
 
 from rlmusic.cli import main
-from rlmusic.config import PPOConfig, TokenizerConfig
-from rlmusic.midi_io import find_midi_files, load_score
-from rlmusic.prompts import BOUNDARY_MARKER, file_ids, make_prompts, opening_bars, openings_for
-from rlmusic.tokens import build_tokenizer, decode_ids
+from rlmusic.config.sections import PPOConfig, TokenizerConfig
+from rlmusic.data.midi_io import find_midi_files, load_score
+from rlmusic.data.prompts import BOUNDARY_MARKER, file_ids, make_prompts, opening_bars, openings_for
+from rlmusic.data.tokens import build_tokenizer, decode_ids
 
 
 def notes_in_quarters(score: Score, before: float | None = None, after: float | None = None) -> list[tuple]:
@@ -56,10 +56,10 @@ def test_a_continuation_starts_with_the_prompts_bars(trained_run, four_bars, tmp
 
 def test_a_real_multi_track_file_prompt_is_read_as_the_corpus_reads_it(trained_run, folk_dir, tmp_path):
     from policies import load_policy
-    from rlmusic.checkpoint import load_checkpoint
-    from rlmusic.config import SampleConfig
-    from rlmusic.generate import continue_file
-    from rlmusic.music import bar_ticks
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.evaluate.generate import continue_file
+    from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.music.piece import bar_ticks
 
     ckpt = load_checkpoint(trained_run, load_policy)
     song = max(find_midi_files(folk_dir)[:20], key=lambda f: len(load_score(f).tracks[0].notes))

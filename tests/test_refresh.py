@@ -8,20 +8,20 @@ import torch
 
 from policies import load_policy
 from rewards import REWARDS
-from rlmusic.checkpoint import list_checkpoints, load_checkpoint
 from rlmusic.cli import main
-from rlmusic.config import ClfConfig, DataConfig, TokenizerConfig
-from rlmusic.config_load import load_config
-from rlmusic.corpus import Corpus, tokenize_folder
-from rlmusic.discriminator import Discriminator, load_discriminator, train_discriminator
+from rlmusic.config.load import load_config
+from rlmusic.config.sections import ClfConfig, DataConfig, TokenizerConfig
+from rlmusic.data.corpus import Corpus, tokenize_folder
+from rlmusic.data.jazz_data import read_manifest
+from rlmusic.data.labelled import Labelled, labelled_from_corpus, labelled_from_selection
+from rlmusic.data.tokens import build_tokenizer
 from rlmusic.errors import RLMusicError
-from rlmusic.jazz_data import read_manifest
-from rlmusic.labelled import Labelled, labelled_from_corpus, labelled_from_selection
-from rlmusic.ppo import STATE_SCHEMA, finetune
-from rlmusic.refresh import refresh_discriminator
+from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint
+from rlmusic.models.discriminator import Discriminator, load_discriminator, train_discriminator
 from rlmusic.reward_contract import build_reward
-from rlmusic.tokens import build_tokenizer
-from rlmusic.tracking import read_metrics
+from rlmusic.train.ppo import STATE_SCHEMA, finetune
+from rlmusic.train.refresh import refresh_discriminator
+from rlmusic.train.tracking import read_metrics
 
 
 def pads(tok, n: int, rng) -> list[list[int]]:

@@ -7,12 +7,12 @@ from rewards import RESERVED, REWARDS
 from rewards.band import band_score
 from rewards.repetition import loop_mask, repetition_score
 from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
-from rlmusic.config import TokenizerConfig
+from rlmusic.config.sections import TokenizerConfig
+from rlmusic.data.tokens import build_tokenizer
 from rlmusic.errors import RLMusicError
-from rlmusic.metrics import METRICS
-from rlmusic.music import piece_from_arrays
+from rlmusic.music.metrics import METRICS
+from rlmusic.music.piece import piece_from_arrays
 from rlmusic.reward_contract import RewardBatch, build_reward, metrics_read, parse_reward_spec, reward_needs, trl_reward_func
-from rlmusic.tokens import build_tokenizer
 
 TPQ = 4
 
@@ -180,11 +180,11 @@ def test_trl_signature(tok):
 def test_bands_from_a_selection_of_the_corpus(folk_dir, cache_dir):
     import numpy as np
 
-    from rlmusic.config import DataConfig, TokenizerConfig
-    from rlmusic.corpus import tokenize_folder
-    from rlmusic.metrics import pitch_class_entropy
-    from rlmusic.tokens import build_tokenizer
-    from rlmusic.windows import corpus_bands, corpus_sample
+    from rlmusic.config.sections import DataConfig, TokenizerConfig
+    from rlmusic.data.corpus import tokenize_folder
+    from rlmusic.data.tokens import build_tokenizer
+    from rlmusic.music.bands import corpus_bands, corpus_sample
+    from rlmusic.music.metrics import pitch_class_entropy
 
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)

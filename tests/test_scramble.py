@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from rlmusic.config import ClfConfig, TokenizerConfig
-from rlmusic.corrupt import score_from_piece
-from rlmusic.discriminator import Discriminator, sample_windows, train_discriminator
-from rlmusic.labelled import Labelled
-from rlmusic.music import piece_from_arrays
-from rlmusic.scramble import corrupted_pieces, excerpts, pieces_of_ids, scramble_test, token_scorer
-from rlmusic.tokens import build_tokenizer, encode_score
+from rlmusic.config.sections import ClfConfig, TokenizerConfig
+from rlmusic.data.labelled import Labelled
+from rlmusic.data.tokens import build_tokenizer, encode_score
+from rlmusic.models.discriminator import Discriminator, sample_windows, train_discriminator
+from rlmusic.music.corrupt import score_from_piece
+from rlmusic.music.piece import piece_from_arrays
+from rlmusic.train.scramble import corrupted_pieces, excerpts, pieces_of_ids, scramble_test, token_scorer
 
 TPQ = 480
 KEYS = True  # progressions in random keys
@@ -76,7 +76,7 @@ def _inside(window, piece):
 def synthetic_prior(tmp_path_factory):
     """A tiny policy pretrained (200 steps) on the walking-bass progressions, written as MIDI."""
     from rlmusic.cli import main
-    from rlmusic.midi_io import write_score
+    from rlmusic.data.midi_io import write_score
 
     folder, out = tmp_path_factory.mktemp("synjazz"), tmp_path_factory.mktemp("synprior")
     rng = np.random.default_rng(5)
@@ -117,7 +117,7 @@ def test_scramble_test_of_a_scorer_that_hears_pitch_exactly():
     """A scorer that says 1 for pieces whose every beat is a chord of the vocabulary, 0 otherwise,
     on pieces that are all chords: real 1.0, and the gap of each corruption is 1 minus the share
     of its copies that still fit."""
-    from rlmusic.harmony import chord_fit
+    from rlmusic.music.harmony import chord_fit
 
     rng = np.random.default_rng(0)
     pieces = [progression(rng, swing=False) for _ in range(6)]

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from rlmusic import texture as T
-from rlmusic.metrics import METRICS
-from rlmusic.music import piece_from_arrays
+from rlmusic.music import texture as T
+from rlmusic.music.metrics import METRICS
+from rlmusic.music.piece import piece_from_arrays
 
 
 def swung_line():

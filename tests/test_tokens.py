@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from rlmusic.config import TokenizerConfig
-from rlmusic.midi_io import find_midi_files, load_score
-from rlmusic.tokens import (
+from rlmusic.config.sections import TokenizerConfig
+from rlmusic.data.midi_io import find_midi_files, load_score
+from rlmusic.data.tokens import (
     build_tokenizer,
     decode_ids,
     encode_score,
@@ -141,9 +141,9 @@ def test_transpose_table_shifts_pitches_only(tok):
 
 
 def test_bpe_training_decodes_and_keeps_hf_ids(folk_dir, cache_dir):
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import prepare_corpus
-    from rlmusic.tokens import notes_per_id
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.corpus import prepare_corpus
+    from rlmusic.data.tokens import notes_per_id
 
     tok, corpus = prepare_corpus(DataConfig(data=str(folk_dir), workers=1, cache_dir=str(cache_dir)),
                                  TokenizerConfig(bpe_vocab_size=500), progress=False)
@@ -165,10 +165,10 @@ def test_bpe_training_windows_are_transposed_before_encoding(folk_dir, cache_dir
     training sampler draws windows from the original and from each transposed encoding."""
     import numpy as np
 
-    from rlmusic.config import DataConfig
-    from rlmusic.corpus import prepare_corpus, tokenize_folder, transpose_score
-    from rlmusic.data import WindowSampler
-    from rlmusic.tokens import special_ids
+    from rlmusic.config.sections import DataConfig
+    from rlmusic.data.batches import WindowSampler
+    from rlmusic.data.corpus import prepare_corpus, tokenize_folder, transpose_score
+    from rlmusic.data.tokens import special_ids
 
     cfg = DataConfig(data=str(folk_dir), workers=1, cache_dir=str(cache_dir))
     tok, corpus = prepare_corpus(cfg, TokenizerConfig(bpe_vocab_size=500), progress=False)

@@ -6,10 +6,10 @@ import shutil
 import pytest
 import torch
 
-import rlmusic.train_clf as stage  # the train-clf stage: its calls are what a kill interrupts
+import rlmusic.train.train_clf as stage  # the train-clf stage: its calls are what a kill interrupts
 from rlmusic.cli import main
-from rlmusic.discriminator import load_discriminator
-from rlmusic.jazz_data import styles_available
+from rlmusic.data.jazz_data import styles_available
+from rlmusic.models.discriminator import load_discriminator
 
 if not styles_available():  # pragma: no cover - CI installs mma through scripts/setup.sh
     pytest.fail("Debian's mma is required (scripts/setup.sh installs it)", pytrace=False)
