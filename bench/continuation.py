@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from policies import load_policy  # noqa: E402
 from rlmusic.config.sections import DataConfig, SampleConfig, TokenizerConfig  # noqa: E402
 from rlmusic.data.corpus import prepare_corpus  # noqa: E402
-from rlmusic.evaluate.generate import generate_pieces  # noqa: E402
 from rlmusic.evaluate.metrics_command import reference_band, share_inside  # noqa: E402
 from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
+from rlmusic.models.generate import generate_pieces  # noqa: E402
 from rlmusic.music.bands import corpus_sample  # noqa: E402
 from rlmusic.music.metrics import METRICS  # noqa: E402
 from rlmusic.music.piece import piece_from_score  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 TEXTURE = ("onsets_per_beat", "notes_per_bar", "polyphony")
 

@@ -24,8 +24,8 @@ def main() -> None:
     from rlmusic.config.sections import SampleConfig
     from rlmusic.data.corpus import prepare_corpus
     from rlmusic.evaluate.copies import CopyIndex
-    from rlmusic.evaluate.generate import generate_pieces
     from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.generate import generate_pieces
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default="checkpoints/pretrain-tiny")

@@ -32,9 +32,9 @@ from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.models.discriminator import load_discriminator  # noqa: E402
 from rlmusic.reward_contract import build_reward  # noqa: E402
+from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
 from rlmusic.train.accel import cpu_bf16  # noqa: E402
 from rlmusic.train.ppo import finetune  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries, read_metrics  # noqa: E402
 
 
 def ppo_rows(ckpt, precision: str, updates: int) -> list[dict]:

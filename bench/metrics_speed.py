@@ -40,7 +40,7 @@ from rlmusic.models.policy import sample  # noqa: E402
 from rlmusic.music.piece import piece_from_score  # noqa: E402
 from rlmusic.music.texture import TEXTURE_METRICS  # noqa: E402
 from rlmusic.reward_contract import RewardBatch, build_reward  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 NAMES = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]

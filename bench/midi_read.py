@@ -35,7 +35,7 @@ from rlmusic.data.corpus import build_default_midi  # noqa: E402
 from rlmusic.data.jazz_set import build_default_set  # noqa: E402
 from rlmusic.data.midi_io import clean_score, find_midi_files, load_score  # noqa: E402
 from rlmusic.music.piece import piece_from_score  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 MUSPY = ["pitch_class_entropy", "pitch_entropy", "scale_consistency", "empty_beat_rate", "polyphony",
          "polyphony_rate", "pitch_range", "n_pitches_used", "n_pitch_classes_used"]

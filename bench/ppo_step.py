@@ -35,8 +35,8 @@ from rlmusic.config.load import load_config  # noqa: E402
 from rlmusic.data.tokens import build_tokenizer, special_ids  # noqa: E402
 from rlmusic.models.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from rlmusic.reward_contract import build_reward  # noqa: E402
+from rlmusic.tracking import quiet_libraries, read_metrics  # noqa: E402
 from rlmusic.train.ppo import finetune  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries, read_metrics  # noqa: E402
 
 REWARD = "repetition,tonic,scale"
 BANDS = {"scale_consistency": (0.9, 1.0)}  # the scale band the figures were measured with

@@ -32,11 +32,11 @@ from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.data.batches import WindowSampler  # noqa: E402
 from rlmusic.data.corpus import prepare_corpus  # noqa: E402
 from rlmusic.data.tokens import pitch_of_ids, special_ids, transpose_table  # noqa: E402
-from rlmusic.train.pretrain import param_groups, pretrain  # noqa: E402
-from rlmusic.train.tracking import (
+from rlmusic.tracking import (
     quiet_libraries,  # noqa: E402
     read_metrics,  # noqa: E402
 )
+from rlmusic.train.pretrain import param_groups, pretrain  # noqa: E402
 
 
 def bare_loop(cfg, vocab, special, batches, device, dtype) -> float:

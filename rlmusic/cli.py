@@ -74,7 +74,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from rlmusic.evaluate.generate import run_generate
+    from rlmusic.evaluate.generate_command import run_generate
 
     print(run_generate(args.checkpoint, _sample_cfg(args, args.num), args.out, plugins().load_policy,
                        prompt=args.prompt or "", prompt_bars=args.prompt_bars, cpu=args.cpu))
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             args.overrides = list(args.overrides or []) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from rlmusic.train.tracking import quiet_libraries
+    from rlmusic.tracking import quiet_libraries
 
     try:
         quiet_libraries()

@@ -35,7 +35,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from rlmusic.errors import RLMusicError  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 METRICS = ("accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
 

@@ -39,7 +39,7 @@ from rlmusic.data.tokens import build_tokenizer, decode_ids  # noqa: E402
 from rlmusic.models.classify_eval import classification_report, style_folds  # noqa: E402
 from rlmusic.music.piece import piece_from_score  # noqa: E402
 from rlmusic.music.texture import CHORD_TEMPLATES, beat_chords, chord_changes_per_bar  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 
 Q = len(CHORD_TEMPLATES)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rlmusic.models.checkpoint import list_checkpoints, read_meta  # noqa: E402
-from rlmusic.train.tracking import read_metrics  # noqa: E402
+from rlmusic.tracking import read_metrics  # noqa: E402
 
 
 def curve(run: Path) -> tuple[list[float], list[float]]:

@@ -31,8 +31,8 @@ from rlmusic.data.labelled import concat, embedded_other, labelled_from_target  
 from rlmusic.models.classify_eval import roc_auc  # noqa: E402
 from rlmusic.models.discriminator import load_discriminator, score_pieces  # noqa: E402
 from rlmusic.models.judge import Judge, excerpt_matrix, score_rows  # noqa: E402
+from rlmusic.music.scramble import pieces_of_ids, scramble_test, token_scorer  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE  # noqa: E402
-from rlmusic.train.scramble import pieces_of_ids, scramble_test, token_scorer  # noqa: E402
 
 
 def aucs(labels: np.ndarray, groups: list[str], probs: np.ndarray) -> dict[str, float]:

@@ -28,14 +28,14 @@ from policies import load_policy  # noqa: E402
 from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.config.sections import DataConfig, SampleConfig  # noqa: E402
 from rlmusic.data.tokens import bar_ids  # noqa: E402
-from rlmusic.evaluate.generate import generate_pieces  # noqa: E402
 from rlmusic.models.checkpoint import load_checkpoint  # noqa: E402
 from rlmusic.models.discriminator import load_discriminator  # noqa: E402
+from rlmusic.models.generate import generate_pieces  # noqa: E402
 from rlmusic.music.bands import bar_window  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF  # noqa: E402
+from rlmusic.tracking import quiet_libraries  # noqa: E402
 from rlmusic.train.finetune import jazz_set_splits  # noqa: E402
 from rlmusic.train.refresh import refresh_discriminator  # noqa: E402
-from rlmusic.train.tracking import quiet_libraries  # noqa: E402
 
 VARIANTS = {
     "fresh negatives alone, 25% of each batch": {},

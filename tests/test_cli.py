@@ -28,8 +28,8 @@ def test_min_bars_runs_a_short_sample_on_to_its_bar_line(trained_run):
     from policies import load_policy
     from rlmusic.config.sections import SampleConfig
     from rlmusic.data.tokens import bar_ids
-    from rlmusic.evaluate.generate import generate_pieces
     from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.generate import generate_pieces
 
     ckpt = load_checkpoint(trained_run, load_policy)
     bars = set(bar_ids(ckpt.tokenizer).tolist())

@@ -8,8 +8,8 @@ from rlmusic.cli import main
 from rlmusic.config.sections import TokenizerConfig
 from rlmusic.data.tokens import build_tokenizer
 from rlmusic.reward_contract import build_reward
+from rlmusic.tracking import read_metrics
 from rlmusic.train.env import MusicEnv
-from rlmusic.train.tracking import read_metrics
 
 
 @pytest.fixture(scope="module")

@@ -104,9 +104,9 @@ def test_a_discriminator_of_another_tokenizer_scores_re_encoded_samples(tiny_clf
     from rewards import REWARDS
     from rlmusic.config.sections import SampleConfig
     from rlmusic.data.tokens import decode_ids, encode_score
-    from rlmusic.evaluate.generate import generate_pieces
     from rlmusic.models.checkpoint import load_checkpoint
     from rlmusic.models.discriminator import load_discriminator
+    from rlmusic.models.generate import generate_pieces
     from rlmusic.music.corrupt import score_from_piece
     from rlmusic.music.piece import piece_from_score
     from rlmusic.reward_contract import RewardBatch, build_reward

@@ -13,6 +13,7 @@ from rlmusic.config.sections import ModelConfig
 from rlmusic.data.corpus import Corpus
 from rlmusic.data.tokens import build_tokenizer, special_ids
 from rlmusic.reward_contract import build_reward
+from rlmusic.tracking import read_metrics
 from rlmusic.train.ppo import (
     AdaptiveKLController,
     finetune,
@@ -25,7 +26,6 @@ from rlmusic.train.ppo import (
     value_loss,
 )
 from rlmusic.train.pretrain import pretrain
-from rlmusic.train.tracking import read_metrics
 
 
 def test_gae_by_hand():

@@ -7,8 +7,8 @@ from policies import build_policy, load_policy
 from rlmusic.data.corpus import prepare_corpus
 from rlmusic.data.tokens import special_ids
 from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint, read_meta
+from rlmusic.tracking import read_metrics
 from rlmusic.train.pretrain import STATE_SCHEMA, pretrain
-from rlmusic.train.tracking import read_metrics
 
 
 def _run(cfg, resume=None):

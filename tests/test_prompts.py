@@ -57,8 +57,8 @@ def test_a_continuation_starts_with_the_prompts_bars(trained_run, four_bars, tmp
 def test_a_real_multi_track_file_prompt_is_read_as_the_corpus_reads_it(trained_run, folk_dir, tmp_path):
     from policies import load_policy
     from rlmusic.config.sections import SampleConfig
-    from rlmusic.evaluate.generate import continue_file
     from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.generate import continue_file
     from rlmusic.music.piece import bar_ticks
 
     ckpt = load_checkpoint(trained_run, load_policy)

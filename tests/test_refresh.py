@@ -19,9 +19,9 @@ from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint
 from rlmusic.models.discriminator import Discriminator, load_discriminator, train_discriminator
 from rlmusic.reward_contract import build_reward
+from rlmusic.tracking import read_metrics
 from rlmusic.train.ppo import STATE_SCHEMA, finetune
 from rlmusic.train.refresh import refresh_discriminator
-from rlmusic.train.tracking import read_metrics
 
 
 def pads(tok, n: int, rng) -> list[list[int]]:

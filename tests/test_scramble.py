@@ -11,7 +11,7 @@ from rlmusic.data.tokens import build_tokenizer, encode_score
 from rlmusic.models.discriminator import Discriminator, sample_windows, train_discriminator
 from rlmusic.music.corrupt import score_from_piece
 from rlmusic.music.piece import piece_from_arrays
-from rlmusic.train.scramble import corrupted_pieces, excerpts, pieces_of_ids, scramble_test, token_scorer
+from rlmusic.music.scramble import corrupted_pieces, excerpts, pieces_of_ids, scramble_test, token_scorer
 
 TPQ = 480
 KEYS = True  # progressions in random keys

@@ -1,6 +1,6 @@
 import json
 
-from rlmusic.train.tracking import RunLogger, read_metrics
+from rlmusic.tracking import RunLogger, read_metrics
 
 
 def test_metrics_jsonl_always_written(tmp_path):

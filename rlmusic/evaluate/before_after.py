@@ -61,9 +61,9 @@ def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample
 def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins, bars: int = 0):
     """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
     Returns (samples, curves, goodhart, why there is no audio or '')."""
-    from rlmusic.evaluate.generate import generate_pieces, write_pieces
     from rlmusic.evaluate.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
     from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.generate import generate_pieces, write_pieces
     from rlmusic.music.piece import piece_from_score
 
     samples = {}
@@ -97,7 +97,7 @@ def refresh_of(ppo: dict) -> str:
 
 def scramble_line(meta: dict, what: str) -> list[str]:
     """The scramble test a model's checkpoint recorded: does it hear structure, or only texture?"""
-    from rlmusic.train.scramble import format_scramble
+    from rlmusic.music.scramble import format_scramble
 
     result = meta.get("scramble_test") or {}
     return [f"{what} {format_scramble(result, 'its held-out jazz')}."] if result else \

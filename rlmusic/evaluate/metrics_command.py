@@ -25,7 +25,7 @@ from rlmusic.data.midi_io import BadMidi, find_midi_files, load_score, time_limi
 from rlmusic.data.tokens import encode_score
 from rlmusic.errors import RLMusicError
 from rlmusic.evaluate.distance import set_distances
-from rlmusic.evaluate.generate import generate_pieces
+from rlmusic.models.generate import generate_pieces
 from rlmusic.models.policy import Policy
 from rlmusic.music.harmony import HARMONY_METRICS
 from rlmusic.music.metrics import METRICS, distinct_n, overlap_area

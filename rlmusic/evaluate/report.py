@@ -10,7 +10,7 @@ import numpy as np
 
 from rlmusic.errors import RLMusicError
 from rlmusic.music.piece import Piece
-from rlmusic.train.tracking import read_metrics
+from rlmusic.tracking import read_metrics
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
               "/usr/share/sounds/sf2/default-GM.sf2")

@@ -202,7 +202,7 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
     so window length says nothing about the label. ``balance="family"`` first draws a groove family
     of the label uniformly (``family_of``), then a piece in it. With ``scrambled`` (corrupted copies
-    of jazz, ``rlmusic.train.scramble.corrupted_pieces``), a ``scrambled_share`` of the batch is their
+    of jazz, ``rlmusic.music.scramble.corrupted_pieces``), a ``scrambled_share`` of the batch is their
     windows, cut the same way, among the negatives."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])

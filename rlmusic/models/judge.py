@@ -280,7 +280,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
         cv = {k: float(np.nanmean([f[k] for f in records])) for k in keep[1:]} | {
             "folds": records, "by_family": family_accuracy(by_style)}
     judge = fit(x[~held[owner]], y[~held[owner]], seed)
-    from rlmusic.train.scramble import scramble_test
+    from rlmusic.music.scramble import scramble_test
 
     held_jazz = [p for p, h, lab in zip(pieces, held, labels) if h and lab == 1]
     judge.meta = {"seed": seed, "excerpts_per_piece": per_piece, "excerpt_bars": list(EXCERPT_BARS),

@@ -26,12 +26,12 @@ from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
 from rlmusic.music.bands import corpus_bands
+from rlmusic.music.scramble import jazz_of
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
 from rlmusic.reward_contract import RewardSpec
 from rlmusic.train.ppo import STATE_SCHEMA, finetune
 from rlmusic.train.refresh import Refresher, refresh_discriminator
-from rlmusic.train.scramble import jazz_of
 
 # Corrupted copies made of at most this many real jazz pieces for the refreshes (about 30 ms
 # each): a few hundred pieces give thousands of distinct windows.

@@ -31,13 +31,13 @@ from rlmusic.config.sections import RunConfig, SampleConfig
 from rlmusic.data.prompts import make_prompts
 from rlmusic.data.tokens import decode_ids
 from rlmusic.errors import RLMusicError
-from rlmusic.evaluate.generate import GeneratedPiece, write_pieces
 from rlmusic.models.checkpoint import restore_optimizer, restoring, save_checkpoint
+from rlmusic.models.generate import GeneratedPiece, write_pieces
 from rlmusic.models.policy import Policy, sample_recorded
 from rlmusic.reward_contract import RewardBatch, WeightedReward
+from rlmusic.tracking import RunLogger
 from rlmusic.train.accel import make_accelerator
 from rlmusic.train.refresh import Refresher
-from rlmusic.train.tracking import RunLogger
 
 # --- numerics (each tested against hand-computed cases) -----------------------------------------
 

@@ -34,8 +34,8 @@ from rlmusic.models.checkpoint import (
     save_checkpoint,
 )
 from rlmusic.models.policy import Policy
+from rlmusic.tracking import RunLogger
 from rlmusic.train.accel import make_accelerator
-from rlmusic.train.tracking import RunLogger
 
 LN2 = math.log(2.0)
 

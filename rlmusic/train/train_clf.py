@@ -34,8 +34,8 @@ from rlmusic.models.discriminator import (
     style_folds,
     train_discriminator,
 )
+from rlmusic.music.scramble import format_scramble, jazz_of, pieces_of_ids, scramble_test, token_scorer
 from rlmusic.plugins import Plugins
-from rlmusic.train.scramble import format_scramble, jazz_of, pieces_of_ids, scramble_test, token_scorer
 
 EMBEDDED = "embedded"  # the source of the negatives when only --jazz is given: the embedded non-jazz
 

@@ -37,7 +37,7 @@ def run_train_judge(config: str | None = "tiny", set_dir: str | None = None, out
     print(f"held-out pieces (its own split): accuracy {h['accuracy']:.3f}, balanced {h['balanced_accuracy']:.3f}, "
           f"ROC-AUC {h['roc_auc']:.3f} ({h['n']} pieces)")
     if judge.meta.get("scramble_test"):
-        from rlmusic.train.scramble import format_scramble
+        from rlmusic.music.scramble import format_scramble
 
         print(format_scramble(judge.meta["scramble_test"], "its held-out jazz"))
     if cv:

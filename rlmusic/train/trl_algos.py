@@ -21,7 +21,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import save_checkpoint
 from rlmusic.models.policy import Policy
 from rlmusic.reward_contract import WeightedReward, trl_reward_func
-from rlmusic.train.tracking import RunLogger
+from rlmusic.tracking import RunLogger
 
 
 def prompt_texts(cfg: RunConfig, openings: list[np.ndarray] | None, tokenizer, policy: Policy, n: int) -> list[str]:
