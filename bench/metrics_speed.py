@@ -32,7 +32,8 @@ from bench.timing import best_of  # noqa: E402
 from rewards import REWARDS  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
 from rlmusic.config.sections import DataConfig, ModelConfig, SampleConfig, TokenizerConfig  # noqa: E402
-from rlmusic.data.corpus import build_default_midi, prepare_corpus  # noqa: E402
+from rlmusic.data.corpus import prepare_corpus  # noqa: E402
+from rlmusic.data.embedded import build_default_midi  # noqa: E402
 from rlmusic.data.midi_io import find_midi_files  # noqa: E402
 from rlmusic.data.tokens import special_ids  # noqa: E402
 from rlmusic.models.judge import features as judge_features  # noqa: E402

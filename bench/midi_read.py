@@ -31,7 +31,7 @@ from midi_reference import muspy_like_pretty_midi  # noqa: E402
 from bench.timing import best_of  # noqa: E402
 from rlmusic import metrics as M  # noqa: E402
 from rlmusic.config.sections import DataConfig  # noqa: E402
-from rlmusic.data.corpus import build_default_midi  # noqa: E402
+from rlmusic.data.embedded import build_default_midi  # noqa: E402
 from rlmusic.data.jazz_set import build_default_set  # noqa: E402
 from rlmusic.data.midi_io import clean_score, find_midi_files, load_score  # noqa: E402
 from rlmusic.music.piece import piece_from_score  # noqa: E402

@@ -22,7 +22,7 @@ def cache_dir(tmp_path_factory) -> Path:
 def folk_dir(cache_dir) -> Path:
     """~180 real folk tunes (music21's miscFolk ABC collection) converted to MIDI."""
     from rlmusic.config.sections import DataConfig
-    from rlmusic.data.corpus import build_default_midi
+    from rlmusic.data.embedded import build_default_midi
 
     return build_default_midi(DataConfig(cache_dir=str(cache_dir)), collections={"miscFolk": "miscfolk"},
                               bach=False, progress=False) / "miscfolk"
@@ -31,7 +31,7 @@ def folk_dir(cache_dir) -> Path:
 @pytest.fixture(scope="session")
 def bach_dir(tmp_path_factory) -> Path:
     """Five Bach chorales converted through music21's parser."""
-    from rlmusic.data.corpus import _convert_music21_file, music21_corpus_dir
+    from rlmusic.data.embedded import _convert_music21_file, music21_corpus_dir
 
     out = tmp_path_factory.mktemp("bach")
     for f in sorted((music21_corpus_dir() / "bach").glob("*.mxl"))[:5]:

@@ -7,7 +7,8 @@ from symusic import Note, Score, Track
 
 from rlmusic.config.sections import DataConfig, TokenizerConfig
 from rlmusic.data.batches import WindowSampler, eval_windows
-from rlmusic.data.corpus import prepare_corpus, split_abc_tunes
+from rlmusic.data.corpus import prepare_corpus
+from rlmusic.data.embedded import split_abc_tunes
 from rlmusic.data.midi_io import BadMidi, find_midi_files, load_score
 from rlmusic.data.tokens import build_tokenizer, pitch_of_ids, special_ids, transpose_table
 from rlmusic.errors import RLMusicError

@@ -202,3 +202,25 @@ def test_bands_from_a_selection_of_the_corpus(folk_dir, cache_dir):
     assert middle["pitch_class_entropy"] == pytest.approx((np.quantile(values, 0.25), np.quantile(values, 0.75)))
     with pytest.raises(RLMusicError, match="no train piece"):
         corpus_sample(corpus, tok, "train", select="no such piece")
+
+
+def test_band_quantiles_narrow_some_bands_and_keep_the_rest(folk_dir, cache_dir):
+    from rlmusic.config.ppo import PPOConfig
+    from rlmusic.config.sections import DataConfig, TokenizerConfig
+    from rlmusic.data.corpus import tokenize_folder
+    from rlmusic.data.tokens import build_tokenizer
+    from rlmusic.music.bands import corpus_bands
+    from rlmusic.train.finetune import reward_bands
+
+    tok = build_tokenizer(TokenizerConfig())
+    corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
+    pc = PPOConfig(max_new_tokens=64, band_quantiles={"pitch_class_entropy": [0.25, 0.75]})
+    bands = reward_bands(pc, corpus, tok)
+    wide = corpus_bands(corpus, tok, (0.05, 0.95), window=64)
+    middle = corpus_bands(corpus, tok, (0.25, 0.75), window=64)
+    assert bands["pitch_class_entropy"] == middle["pitch_class_entropy"] != wide["pitch_class_entropy"]
+    assert bands["notes_per_bar"] == wide["notes_per_bar"]
+    with pytest.raises(RLMusicError, match="'nope' is not a metric"):
+        reward_bands(PPOConfig(max_new_tokens=64, band_quantiles={"nope": [0.2, 0.8]}), corpus, tok)
+    with pytest.raises(RLMusicError, match="ppo.band_quantiles.chord_fit must be"):
+        PPOConfig(band_quantiles={"chord_fit": [0.9, 0.1]}).validate()

@@ -3,7 +3,7 @@ documented, and their validation. ``rlmusic.config.sections.RunConfig`` holds it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rlmusic.config.checks import non_negative, positive
 from rlmusic.errors import RLMusicError
@@ -33,6 +33,10 @@ class PPOConfig:
     band_high: float = 0.95
     """...and ends at this one: 0.25 and 0.75 hold a metric to the middle half of the target
     music rather than only keeping it out of the tails."""
+    band_quantiles: dict = field(default_factory=dict)
+    """Quantiles of its own for some metrics' bands, e.g. ``{chord_fit: [0.15, 0.85]}``: a narrow
+    band where the loose one does not pull (harmony) while the others keep ``band_low``-``band_high``
+    (real jazz's silence band at the 15th-85th percentiles is a point at zero)."""
     updates: int = 100
     """PPO updates (each: rollouts, scoring, several epochs of minibatches)."""
     batch_size: int = 32
@@ -166,6 +170,11 @@ class PPOConfig:
         if not (0 < self.refresh_share < 1 and 0 < self.refresh_target <= 1 and 0 <= self.refresh_real_floor < 1):
             raise RLMusicError("ppo.refresh_share must be in (0, 1), ppo.refresh_target in (0, 1] and "
                                "ppo.refresh_real_floor in [0, 1)")
+        for metric, q in self.band_quantiles.items():
+            if not (isinstance(q, (list, tuple)) and len(q) == 2 and all(isinstance(x, (int, float)) for x in q)
+                    and 0 <= q[0] < q[1] <= 1):
+                raise RLMusicError(f"ppo.band_quantiles.{metric} must be [low, high] quantiles with "
+                                   f"0 <= low < high <= 1, got {q!r}")
         if not 0 <= self.band_low < self.band_high <= 1:
             raise RLMusicError(f"ppo.band_low and ppo.band_high must be quantiles with 0 <= low < high <= 1, "
                                f"got {self.band_low} and {self.band_high}")

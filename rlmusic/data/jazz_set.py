@@ -12,7 +12,8 @@ from pathlib import Path
 
 from rlmusic.config.commands import JazzSetSpec
 from rlmusic.config.sections import DataConfig
-from rlmusic.data.corpus import build_default_midi, cache_root
+from rlmusic.data.corpus import cache_root
+from rlmusic.data.embedded import build_default_midi
 from rlmusic.data.irb import load_tunes, tune_split
 from rlmusic.data.jazz_data import DATA_VERSION, build_jazz_set
 

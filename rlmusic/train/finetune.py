@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from rlmusic.config.load import config_from_dict, load_config, merge_overrides, resolve_config_path
+from rlmusic.config.ppo import PPOConfig
 from rlmusic.config.sections import RunConfig
 from rlmusic.data.corpus import Corpus, prepare_corpus, tokenize_folder
 from rlmusic.data.jazz_data import read_manifest
@@ -36,6 +37,25 @@ from rlmusic.train.refresh import Refresher, refresh_discriminator
 # Corrupted copies made of at most this many real jazz pieces for the refreshes (about 30 ms
 # each): a few hundred pieces give thousands of distinct windows.
 SCRAMBLED_PIECES = 256
+
+
+def reward_bands(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, tuple[float, float]]:
+    """The band rewards' {metric: (low, high)}: ``pc.band_low``-``pc.band_high`` quantiles of the
+    source's windows as long as the rollouts, and ``pc.band_quantiles`` where a metric has its own.
+    ``source``: the target folder (all its pieces, whole: a small folder has few) or the corpus
+    (its training pieces named by ``pc.bands_from``)."""
+    def at(quantiles: tuple[float, float]) -> dict[str, tuple[float, float]]:
+        if pc.target:
+            return corpus_bands(source, tokenizer, quantiles, split="all", window=pc.max_new_tokens)
+        return corpus_bands(source, tokenizer, quantiles, select=pc.bands_from, window=pc.max_new_tokens)
+
+    bands = at((pc.band_low, pc.band_high))
+    for metric, q in pc.band_quantiles.items():
+        if metric not in bands:
+            raise RLMusicError(f"ppo.band_quantiles: {metric!r} is not a metric with a band; metrics: "
+                               f"{', '.join(sorted(bands))}")
+        bands[metric] = at((float(q[0]), float(q[1])))[metric]
+    return bands
 
 
 def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugins, policy: str | None = None,
@@ -79,13 +99,7 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
     needs_corpus = (cfg.ppo.prompt == "corpus" or "bands" in needs) and target is None or \
         cfg.ppo.refresh_every and cfg.ppo.refresh_from.startswith("corpus:")
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    if "bands" in needs:  # the target's own pieces, whole (a small folder has few), or the corpus's
-        bands = corpus_bands(target, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), split="all",
-                             window=cfg.ppo.max_new_tokens) if target is not None else \
-            corpus_bands(corpus, tokenizer, (cfg.ppo.band_low, cfg.ppo.band_high), select=cfg.ppo.bands_from,
-                         window=cfg.ppo.max_new_tokens)
-    else:
-        bands = None
+    bands = reward_bands(cfg.ppo, target if target is not None else corpus, tokenizer) if "bands" in needs else None
     reward_fn = spec.build(bands=bands, discriminator=disc)
     openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
