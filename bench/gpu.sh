@@ -26,7 +26,7 @@ export RLMUSIC_CACHE="${RLMUSIC_CACHE:-$HOME/.cache/rlmusic}"
 # throughput benchmark trains on, so the script does not wait for the whole embedded corpus.
 DATA="$("$PY" - <<'PYEOF'
 from rlmusic.config.sections import DataConfig
-from rlmusic.data.corpus import build_default_midi
+from rlmusic.data.embedded import build_default_midi
 print(build_default_midi(DataConfig(), collections={"miscFolk": "miscfolk"}, bach=True, progress=False))
 PYEOF
 )"
