@@ -6,6 +6,7 @@ checked; an unknown key, a wrong type or an invalid value is a one-line error na
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import types
@@ -125,7 +126,7 @@ def merge_overrides(*parts: list[str] | dict | None) -> dict:
             if isinstance(v, dict) and isinstance(into.get(k), dict):
                 merge(into[k], v)
             else:
-                into[k] = dict(v) if isinstance(v, dict) else v
+                into[k] = copy.deepcopy(v)  # the caller's dicts are never merged into
 
     for part in parts:
         if part:
