@@ -117,7 +117,7 @@ def cmd_train_clf(args) -> int:
     from rlmusic.train.train_clf import run_train_clf
 
     overrides = _overrides(args, **{"clf.out_dir": args.out, "clf.cv_folds": args.cv})
-    source = {"jazz": args.jazz, "other": args.other, "set": args.set}
+    source = {"jazz": args.jazz, "other": args.other, "set": args.set, "generated": args.generated}
     path = run_train_clf(args.config, overrides, plugins(), source=source, policy=args.policy, resume=args.resume,
                          spec=_spec(args))
     if args.report:
@@ -241,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--other", help="folder of non-jazz MIDI files (default with --jazz: the embedded corpus's "
                    "folk tunes, Bach chorales and MMA's non-jazz grooves)")
     p.add_argument("--set", help="a set built by `rlmusic data jazz --out DIR`")
+    p.add_argument("--generated", help="folder of a generator's samples (e.g. `rlmusic generate` output), as "
+                   "negatives too (clf.generated_share of every batch): the classifier learns what they lack")
     p.add_argument("--policy", help="policy checkpoint whose tokenizer the discriminator must share")
     p.add_argument("--out", help="checkpoint folder (default: clf.out_dir)")
     p.add_argument("--cv", type=int, help="grouped cross-validation folds holding out whole groove families")

@@ -67,6 +67,28 @@ def test_scrambled_windows_come_in_their_share(synthetic):
     assert len(from_scrambled) == 8  # a quarter of 32
 
 
+def test_generated_windows_come_in_their_share_beside_the_scrambled(synthetic):
+    """``train-clf --generated``: a generator's samples take ``generated_share`` of the batch, after
+    the scrambled copies' share, all of them negatives."""
+    tok, data = synthetic
+    scrambled = corrupted_pieces(tok, data.pieces[:8], seed=0, kinds=("permuted_pitches",))
+    generated = [np.arange(200, 260, dtype=np.int64) + i for i in range(3)]  # ids no real window holds in a row
+    windows, labels = sample_windows(data, np.random.default_rng(0), 32, 16, 48, scrambled=scrambled,
+                                     scrambled_share=0.25, generated=generated, generated_share=0.125)
+    assert labels.count(1) == 16 and labels.count(0) == 16
+    from_generated = [y for w, y in zip(windows, labels) if any(_inside(w, g) for g in generated)]
+    from_scrambled = [y for w, y in zip(windows, labels) if any(_inside(w, s) for s in scrambled)]
+    assert from_generated == [0] * 4 and from_scrambled == [0] * 8  # an eighth and a quarter of 32
+
+
+def test_generated_and_scrambled_shares_leave_half_the_batch_to_jazz():
+    from rlmusic.errors import RLMusicError
+
+    ClfConfig(scrambled_share=0.25, generated_share=0.2).validate()
+    with pytest.raises(RLMusicError, match="generated_share"):
+        ClfConfig(scrambled_share=0.25, generated_share=0.25).validate()
+
+
 def _inside(window, piece):
     n = len(window)
     return any(list(piece[i : i + n]) == window for i in range(len(piece) - n + 1))

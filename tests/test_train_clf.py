@@ -54,6 +54,30 @@ def test_train_clf_on_user_folders_holds_out_their_subfolders(jazz_set, cache_di
     assert load_discriminator(out).prob_jazz([[5, 6, 7, 8]]).shape == (1,)
 
 
+def test_train_clf_takes_a_generators_samples_as_negatives(jazz_set, cache_dir, tmp_path, capsys):
+    """``--generated DIR``: the samples are negatives in training, a fifth held out and scored."""
+    jazz, other = _user_folders(jazz_set, tmp_path / "mine", by_style=False)
+    generated = tmp_path / "samples"
+    generated.mkdir()
+    for f in sorted((jazz_set / "train" / "other").glob("*.mid"))[:10]:  # stand-ins for a generator's output
+        shutil.copy(f, generated / f"sample_{f.name}")
+    out = tmp_path / "clf"
+    argv = ["train-clf", "--jazz", str(jazz), "--other", str(other), "--generated", str(generated), "--out", str(out),
+            "clf.steps=10", "clf.generated_share=0.2", f"data.cache_dir={cache_dir}", *TINY]
+    assert main(argv) == 0
+    meta = _meta(out)
+    assert meta["source"]["generated"] == str(generated)
+    assert 0.0 <= meta["test"]["generated_p_jazz"] <= 1.0
+    printed = capsys.readouterr().out
+    assert "generated negatives: " in printed and "held-out generated samples: mean P(jazz)" in printed
+    # the run resumes on its own sources; other samples would be another run
+    elsewhere = tmp_path / "other-samples"
+    shutil.copytree(generated, elsewhere)
+    argv[argv.index(str(generated))] = str(elsewhere)
+    assert main(argv + ["--resume"]) == 2
+    assert "resume it without" in capsys.readouterr().err
+
+
 def test_train_clf_cv_on_flat_user_folders_fails_before_training(jazz_set, cache_dir, tmp_path, capsys):
     jazz, other = _user_folders(jazz_set, tmp_path / "flat", by_style=False)
     out = tmp_path / "clf"

@@ -273,6 +273,10 @@ class ClfConfig:
     copies of the jazz training pieces, as negatives: pitches permuted among the notes, onsets
     shuffled within the bar, bars spliced from other pieces in other keys, half the voices
     transposed (``rlmusic/music/corrupt.py``). Texture without harmony must read as not jazz; 0: off."""
+    generated_share: float = 0.2
+    """With ``train-clf --generated DIR`` (a generator's samples): their share of every training
+    batch, as negatives beside the scrambled copies: the seeds' GAN, whose classifier learns
+    from the generator's own output."""
     split_by: str = "file"
     """How ``--jazz``/``--other`` folders are split into train and test (a fifth held out): by
     ``file``, or by ``prefix``, the part of a file name before its first underscore, so the
@@ -305,6 +309,9 @@ class ClfConfig:
         if not 0 <= self.scrambled_share < 0.5:
             raise RLMusicError(f"clf.scrambled_share must be in [0, 0.5) (half of a batch is jazz), "
                                f"got {self.scrambled_share}")
+        if not 0 <= self.generated_share < 0.5 or self.scrambled_share + self.generated_share >= 0.5:
+            raise RLMusicError(f"clf.generated_share must be in [0, 0.5) and, with clf.scrambled_share, below 0.5 "
+                               f"(half of a batch is jazz), got {self.generated_share}")
         if self.split_by not in ("file", "prefix"):
             raise RLMusicError(f"clf.split_by must be file or prefix, not {self.split_by!r}")
         if self.arch not in ("surprisal", "classifier"):

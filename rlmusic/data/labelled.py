@@ -135,6 +135,14 @@ def embedded_other(tokenizer, data_cfg, seed: int = 0, held_out_only: bool = Fal
     return Labelled(pieces, np.zeros(len(pieces), np.int64), groups, splits, names)
 
 
+def generated_pieces(folder: str | Path, tokenizer, data_cfg) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A generator's samples (``rlmusic generate`` output, say) as the discriminator's negatives:
+    (training pieces, held-out pieces), ``TEST_SHARE`` of the files held out by name."""
+    pieces = _folder_pieces(folder, 0, tokenizer, data_cfg)
+    return ([p for p, s in zip(pieces.pieces, pieces.splits) if s == "train"],
+            [p for p, s in zip(pieces.pieces, pieces.splits) if s == "test"])
+
+
 def labelled_from_target(jazz_dir: str | Path, tokenizer, data_cfg, seed: int = 0, split_by: str = "file") -> Labelled:
     """A folder of the style one wants (jazz people played, say) against the training corpus's
     real non-jazz (``embedded_other``): ``train-clf --jazz DIR`` without ``--other``."""

@@ -198,16 +198,20 @@ def _cut(pieces: list[np.ndarray], lengths: np.ndarray, pool: np.ndarray, length
 
 def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
                    balance: str = "piece", scrambled: list[np.ndarray] | None = None,
-                   scrambled_share: float = 0.0) -> tuple[list, list]:
+                   scrambled_share: float = 0.0, generated: list[np.ndarray] | None = None,
+                   generated_share: float = 0.0) -> tuple[list, list]:
     """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
     so window length says nothing about the label. ``balance="family"`` first draws a groove family
     of the label uniformly (``family_of``), then a piece in it. With ``scrambled`` (corrupted copies
     of jazz, ``rlmusic.music.scramble.corrupted_pieces``), a ``scrambled_share`` of the batch is their
-    windows, cut the same way, among the negatives."""
+    windows, cut the same way, among the negatives; with ``generated`` (a generator's samples),
+    a ``generated_share`` more."""
     windows, labels = [], []
     lengths = np.array([len(p) for p in data.pieces])
     s_lengths = np.array([len(p) for p in scrambled]) if scrambled else None
     n_scrambled = round(scrambled_share * batch) if scrambled else 0
+    g_lengths = np.array([len(p) for p in generated]) if generated else None
+    n_generated = round(generated_share * batch) if generated else 0
     by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
     by_family: dict[int, list[np.ndarray]] = {}
     if balance == "family":
@@ -218,6 +222,10 @@ def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int
         length = int(rng.integers(lo, hi + 1))
         if lab == 0 and k // 2 < n_scrambled:
             windows.append(_cut(scrambled, s_lengths, np.arange(len(scrambled)), length, rng))
+            labels.append(0)
+            continue
+        if lab == 0 and k // 2 < n_scrambled + n_generated:
+            windows.append(_cut(generated, g_lengths, np.arange(len(generated)), length, rng))
             labels.append(0)
             continue
         pool = by_label[lab]
@@ -257,10 +265,12 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
                         log: Callable[[int, dict], None] | None = None, tokenizer=None,
                         resume_state: dict | None = None,
                         checkpoint: Callable[[int, dict], None] | None = None,
-                        scrambled: list[np.ndarray] | None = None) -> Discriminator:
+                        scrambled: list[np.ndarray] | None = None,
+                        generated: list[np.ndarray] | None = None) -> Discriminator:
     """``tokenizer`` (base vocabulary) enables ``cfg.augment_transpose`` and ``cfg.augment_drop_notes``.
     ``scrambled``: corrupted copies of the jazz training pieces, ``cfg.scrambled_share`` of each
     batch, as negatives (transposed like every window: a transposed scramble is still one).
+    ``generated``: a generator's samples, ``cfg.generated_share`` of each batch, as negatives.
 
     ``checkpoint(step, state)`` is called every ``cfg.save_every`` steps (before the last) with
     what ``resume_state`` takes back: the optimizer, schedule and both random streams, so a
@@ -290,7 +300,7 @@ def train_discriminator(disc: Discriminator, data: Labelled, cfg: ClfConfig, pro
                disable=not progress)
     for step in bar:
         windows, labels = sample_windows(data, rng, cfg.batch_size, cfg.min_window, cfg.max_window, cfg.balance,
-                                         scrambled, cfg.scrambled_share)
+                                         scrambled, cfg.scrambled_share, generated, cfg.generated_share)
         if table is not None:  # the pretraining sampler's transposition, window by window (lengths differ)
             windows = [transpose_windows(np.asarray(w)[None, :], table, pitches, rng)[0].tolist() for w in windows]
         if is_pitch is not None:

@@ -20,7 +20,7 @@ from rlmusic.config.load import config_from_dict, load_config, merge_overrides, 
 from rlmusic.data.corpus import tokenize_folder
 from rlmusic.data.jazz_data import read_manifest
 from rlmusic.data.jazz_set import build_default_set
-from rlmusic.data.labelled import labelled_from_corpus, labelled_from_folders, labelled_from_target
+from rlmusic.data.labelled import generated_pieces, labelled_from_corpus, labelled_from_folders, labelled_from_target
 from rlmusic.data.tokens import build_tokenizer, load_miditok
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import STATE_FILE, load_checkpoint, open_run, read_json, read_meta, read_training_state
@@ -31,6 +31,7 @@ from rlmusic.models.discriminator import (
     grouped_cv,
     load_discriminator,
     save_discriminator,
+    score_pieces,
     style_folds,
     train_discriminator,
 )
@@ -44,15 +45,19 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
                   policy: str | None = None, resume: bool = False, spec: JazzSetSpec | None = None) -> Path:
     """Train (or resume) the discriminator in ``clf.out_dir``. ``source``: ``{"jazz": DIR,
     "other": DIR}`` (user folders; without ``other``, the embedded corpus's real non-jazz),
-    ``{"set": DIR}`` (a built set) or empty (the default set, built or reused as ``spec`` says).
+    ``{"set": DIR}`` (a built set) or empty (the default set, built or reused as ``spec`` says);
+    ``"generated": DIR`` beside any of them: a generator's samples as negatives too.
     Returns the final checkpoint."""
     overrides = merge_overrides(overrides)
     cfg = load_config(resolve_config_path(config), overrides)
     source = {k: v for k, v in (source or {}).items() if v}
+    generated_dir = source.pop("generated", "")
     if "other" in source and "jazz" not in source:
         raise RLMusicError("--other needs --jazz (the folder of the music to recognise)")
     if "jazz" in source:  # user folders take the place of a built set; no --other: the embedded non-jazz
         source = {"jazz": source["jazz"], "other": source.get("other", EMBEDDED)}
+    if generated_dir:
+        source["generated"] = generated_dir
     out_dir = Path(cfg.clf.out_dir)
     newest = open_run(out_dir, resume)
     prior = read_meta(newest) if newest is not None else {}
@@ -63,9 +68,10 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
             return {k: v if v == EMBEDDED else str(Path(v).resolve()) for k, v in src.items() if v}
 
         if source and resolved(source) != resolved(prior["source"]):
-            raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without --jazz/--other/--set, "
-                               f"or start a new run with --out")
+            raise RLMusicError(f"{out_dir} was trained on {prior['source']}; resume it without "
+                               f"--jazz/--other/--set/--generated, or start a new run with --out")
         source = prior["source"]
+        generated_dir = source.get("generated", "")
         print(f"resuming {out_dir} from {newest.name}")
     if cfg.clf.threads:
         torch.set_num_threads(cfg.clf.threads)
@@ -82,13 +88,17 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
     else:
         folder = Path(source["set"]) if source.get("set") else build_default_set(spec)
         data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
-        source = {"set": str(folder)}
+        source = {"set": str(folder)} | ({"generated": generated_dir} if generated_dir else {})
+    generated, generated_test = generated_pieces(generated_dir, tokenizer, cfg.data) if generated_dir else ([], [])
     if cfg.clf.cv_folds:
         style_folds(data.groups, data.labels, cfg.clf.cv_folds, cfg.clf.seed)  # too few groups: fail before training
     train = data.select(np.array([s == "train" for s in data.splits]))
     test = data.select(np.array([s == "test" for s in data.splits]))
     print(f"training pieces: {int((train.labels == 1).sum())} jazz, {int((train.labels == 0).sum())} other; "
           f"test pieces: {int((test.labels == 1).sum())} jazz, {int((test.labels == 0).sum())} other")
+    if generated_dir:
+        print(f"generated negatives: {len(generated)} samples of {generated_dir}, {cfg.clf.generated_share:.0%} of "
+              f"every batch ({len(generated_test)} held out)")
     meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
 
     def scramble(pieces) -> list[np.ndarray] | None:  # corrupted copies of the jazz: negatives
@@ -123,8 +133,12 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
             print(f"structure-destroyed negatives: {len(scrambled)} corrupted copies of the jazz training pieces, "
                   f"{cfg.clf.scrambled_share:.0%} of every batch")
         disc = train_discriminator(disc, train, cfg.clf, tokenizer=tokenizer, resume_state=state,
-                                   checkpoint=lambda s, st: save(disc, s, {}, st), scrambled=scrambled)
+                                   checkpoint=lambda s, st: save(disc, s, {}, st), scrambled=scrambled,
+                                   generated=generated or None)
         result = evaluate_discriminator(disc, test, cfg.clf) if len(test.labels) else {}
+        if generated_test:  # the generator's held-out samples: does it still pass for jazz?
+            result["generated_p_jazz"] = float(np.mean(score_pieces(disc, generated_test, cfg.clf.max_window,
+                                                                    cfg.clf.eval_windows)))
         scrambled_test = scramble_report(disc)
         path = save(disc, cfg.clf.steps, {"test": result, "scramble_test": scrambled_test})
     else:
@@ -174,6 +188,8 @@ def print_results(result: dict, cv: dict | None, folds: int) -> None:
                   + ", ".join(f"{g} {a:.3f}" for g, a in result["auc_by_jazz_group"].items()))
         if "folk_bach_accuracy" in result:
             print(f"held-out folk/Bach pieces called not-jazz: {result['folk_bach_accuracy']:.3f}")
+        if "generated_p_jazz" in result:
+            print(f"held-out generated samples: mean P(jazz) {result['generated_p_jazz']:.3f}")
     if cv:
         print(f"grouped CV ({folds} folds, whole groove families held out): accuracy {cv['accuracy']:.3f} "
               f"(all 'other' would score {cv['majority_rate']:.3f}), balanced accuracy "
