@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from rlmusic.config.load import config_from_dict, load_config
+from rlmusic.config.sections import RunConfig
 from rlmusic.data.tokens import check_single_stream, find_miditok_file, load_miditok, save_tokenizers, special_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.models.policy import Policy
@@ -304,6 +306,18 @@ def open_run(out_dir: str | Path, resume: bool) -> Path | None:
         raise RLMusicError(f"{out_dir} already holds checkpoints (newest {existing[-1].name}); pass --resume to "
                            f"continue that run, or --out to start a new one")
     return existing[-1] if existing else None
+
+
+def reopen_run(out_dir: str | Path, resume: bool, overrides: dict) -> tuple[Path | None, dict, RunConfig | None]:
+    """Every stage's resume preamble: the run folder's newest checkpoint (``open_run``), its
+    metadata, and the config the run was started with, this command line's ``overrides`` on top
+    (so a resumed run keeps its own settings and ``pretrain.max_steps=...`` can still extend it).
+    ``(None, {}, None)`` for a new run."""
+    newest = open_run(out_dir, resume)
+    if newest is None:
+        return None, {}, None
+    meta = read_meta(newest)
+    return newest, meta, load_config(None, overrides, base=config_from_dict(meta["config"]))
 
 
 def choose_policy(path: str | Path | None, flag: str = "checkpoint") -> Path:

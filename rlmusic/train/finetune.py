@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlmusic.config.load import config_from_dict, load_config, merge_overrides, resolve_config_path
+from rlmusic.config.load import load_config, merge_overrides, resolve_config_path
 from rlmusic.config.ppo import PPOConfig
 from rlmusic.config.sections import RunConfig
 from rlmusic.data.corpus import Corpus, prepare_corpus, tokenize_folder
@@ -24,7 +24,7 @@ from rlmusic.data.jazz_set import build_default_set
 from rlmusic.data.labelled import Labelled, labelled_from_corpus, labelled_from_selection, labelled_from_target
 from rlmusic.data.prompts import openings_for
 from rlmusic.errors import RLMusicError
-from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, open_run
+from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, reopen_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
 from rlmusic.music.bands import corpus_bands
 from rlmusic.music.scramble import jazz_of
@@ -65,12 +65,11 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
     overrides = merge_overrides(overrides)
     cfg = load_config(resolve_config_path(config), overrides)
     out_dir = Path(cfg.ppo.out_dir)
-    newest = open_run(out_dir, resume)
+    newest, prior, resumed = reopen_run(out_dir, resume, overrides)
     resume_state, meta, run = None, {}, None
     if newest is not None:
-        run = load_checkpoint(newest, plugins.load_policy)
-        cfg = load_config(None, overrides, base=config_from_dict(run.meta["config"]))
-        meta = {k: run.meta[k] for k in ("reference", "discriminator") if k in run.meta}
+        run, cfg = load_checkpoint(newest, plugins.load_policy), resumed
+        meta = {k: prior[k] for k in ("reference", "discriminator") if k in prior}
         policy, discriminator = policy or meta.get("reference"), discriminator or meta.get("discriminator")
         resume_state = run.training_state(STATE_SCHEMA)
         if run.meta["update"] >= cfg.ppo.updates:

@@ -18,7 +18,7 @@ from accelerate import Accelerator
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from rlmusic.config.load import config_from_dict, load_config, merge_overrides, resolve_config_path
+from rlmusic.config.load import load_config, merge_overrides, resolve_config_path
 from rlmusic.config.sections import RunConfig
 from rlmusic.data.batches import WindowSampler, eval_windows
 from rlmusic.data.corpus import Corpus, prepare_corpus, tokenize_folder
@@ -27,8 +27,8 @@ from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import (
     list_checkpoints,
     load_checkpoint,
-    open_run,
     read_meta,
+    reopen_run,
     restore_optimizer,
     restoring,
     save_checkpoint,
@@ -228,11 +228,10 @@ def run_pretrain(config: str | None, overrides: list[str] | dict, plugins, resum
     if cfg.data.data and not Path(cfg.data.data).is_dir():
         raise RLMusicError(f"data folder {cfg.data.data!r} does not exist")
     out_dir = Path(cfg.pretrain.out_dir)
-    newest = open_run(out_dir, resume)
+    newest, _, resumed = reopen_run(out_dir, resume, overrides)
     resume_state, tokenizer = None, None
     if newest is not None:
-        ckpt = load_checkpoint(newest, plugins.load_policy)
-        cfg = load_config(None, overrides, base=config_from_dict(ckpt.meta["config"]))
+        ckpt, cfg = load_checkpoint(newest, plugins.load_policy), resumed
         policy, tokenizer, resume_state = ckpt.policy, ckpt.tokenizer, ckpt.training_state(STATE_SCHEMA)
         if ckpt.meta["step"] >= cfg.pretrain.max_steps:
             print(f"{out_dir} is complete at step {ckpt.meta['step']} (pretrain.max_steps={cfg.pretrain.max_steps}); "

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from rlmusic.config.commands import JazzSetSpec
-from rlmusic.config.load import config_from_dict, load_config, merge_overrides, resolve_config_path
+from rlmusic.config.load import load_config, merge_overrides, resolve_config_path
 from rlmusic.data.corpus import tokenize_folder
 from rlmusic.data.jazz_data import read_manifest
 from rlmusic.data.jazz_set import build_default_set
 from rlmusic.data.labelled import generated_pieces, labelled_from_corpus, labelled_from_folders, labelled_from_target
 from rlmusic.data.tokens import build_tokenizer, load_miditok
 from rlmusic.errors import RLMusicError
-from rlmusic.models.checkpoint import STATE_FILE, load_checkpoint, open_run, read_json, read_meta, read_training_state
+from rlmusic.models.checkpoint import STATE_FILE, load_checkpoint, read_json, read_training_state, reopen_run
 from rlmusic.models.discriminator import (
     STATE_SCHEMA,
     Discriminator,
@@ -59,10 +59,9 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
     if generated_dir:
         source["generated"] = generated_dir
     out_dir = Path(cfg.clf.out_dir)
-    newest = open_run(out_dir, resume)
-    prior = read_meta(newest) if newest is not None else {}
+    newest, prior, resumed = reopen_run(out_dir, resume, overrides)
     if prior:  # the run's own config and data, with this command line's overrides on top (e.g. --cv)
-        cfg = load_config(None, overrides, base=config_from_dict(prior["config"]))
+        cfg = resumed
 
         def resolved(src: dict) -> dict:
             return {k: v if v == EMBEDDED else str(Path(v).resolve()) for k, v in src.items() if v}
