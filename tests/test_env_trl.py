@@ -52,3 +52,18 @@ def test_trl_trainers_run_with_our_rewards(algo, trained_run, tmp_path):
     rows = read_metrics(out)
     assert len([r for r in rows if "reward/repetition" in r]) == 2
     assert (out / "checkpoint-000002" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("precision, bf16", [("bf16", True), ("no", False), ("auto", None)])
+def test_trl_trainers_take_ppo_mixed_precision(precision, bf16, tmp_path):
+    """``ppo.mixed_precision`` reaches TRL as it reaches our PPO: bf16 asked for is bf16 on the CPU
+    too; ``auto`` is bf16 only on a CUDA device that has it."""
+    import torch
+
+    from rlmusic.config.load import load_config
+    from rlmusic.train.trl_algos import trl_config
+
+    cfg = load_config(None, {"ppo": {"mixed_precision": precision, "out_dir": str(tmp_path), "group_size": 4}})
+    args = trl_config(cfg, "grpo", build_reward("repetition", REWARDS))
+    expected = (torch.cuda.is_available() and torch.cuda.is_bf16_supported()) if bf16 is None else bf16
+    assert args.bf16 is expected and args.fp16 is False

@@ -33,12 +33,14 @@ def prompt_texts(cfg: RunConfig, openings: list[np.ndarray] | None, tokenizer, p
 def trl_config(cfg: RunConfig, algo: str, reward_fn: WeightedReward):
     pc = cfg.ppo
     cuda = torch.cuda.is_available()
+    # ppo.mixed_precision as our PPO reads it (make_accelerator): auto is bf16 on a CUDA device with it
+    bf16 = pc.mixed_precision == "bf16" or (pc.mixed_precision == "auto" and cuda and torch.cuda.is_bf16_supported())
     common = dict(
         output_dir=str(Path(pc.out_dir) / "trl"), learning_rate=pc.lr, per_device_train_batch_size=pc.batch_size,
         num_generations=pc.group_size, max_completion_length=pc.max_new_tokens, temperature=pc.temperature,
         top_k=pc.top_k, top_p=pc.top_p, max_steps=pc.updates, logging_steps=1, save_strategy="no",
         report_to=[] if pc.report_to == "none" else [pc.report_to], gradient_checkpointing=False,  # on by default
-        use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(), reward_weights=[w for _, w in reward_fn.terms],
+        use_cpu=not cuda, bf16=bf16, fp16=pc.mixed_precision == "fp16", reward_weights=[w for _, w in reward_fn.terms],
         seed=pc.seed, disable_dropout=True, beta=pc.kl_coef, num_iterations=1,
         generation_kwargs={"min_new_tokens": pc.min_new_tokens} if pc.min_new_tokens else None)
     if algo == "grpo":
