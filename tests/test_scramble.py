@@ -67,6 +67,18 @@ def test_scrambled_windows_come_in_their_share(synthetic):
     assert len(from_scrambled) == 8  # a quarter of 32
 
 
+def test_several_corrupted_copies_of_each_jazz_piece_differ(synthetic):
+    """``clf.scrambled_copies``: each jazz piece corrupted that many times, afresh each time."""
+    from rlmusic.music.scramble import jazz_of
+
+    tok, data = synthetic
+    train = data.select(np.array([s == "train" for s in data.splits]))
+    one, three = jazz_of(train, tok, seed=0), jazz_of(train, tok, seed=0, copies=3)
+    n_jazz = int((train.labels == 1).sum())
+    assert len(one) == n_jazz and len(three) == 3 * n_jazz  # none here is too short to keep
+    assert len({tuple(x.tolist()) for x in three}) == len(three)  # no two copies alike
+
+
 def test_generated_windows_come_in_their_share_beside_the_scrambled(synthetic):
     """``train-clf --generated``: a generator's samples take ``generated_share`` of the batch, after
     the scrambled copies' share, all of them negatives."""

@@ -273,6 +273,10 @@ class ClfConfig:
     copies of the jazz training pieces, as negatives: pitches permuted among the notes, onsets
     shuffled within the bar, bars spliced from other pieces in other keys, half the voices
     transposed (``rlmusic/music/corrupt.py``). Texture without harmony must read as not jazz; 0: off."""
+    scrambled_copies: int = 1
+    """Corrupted copies of each jazz training piece (each corrupted afresh, the four kinds in
+    turn over all of them): with one, a hundred pieces give some 25 pitch-permuted copies, few
+    enough to learn by heart rather than to learn what a permutation does."""
     generated_share: float = 0.2
     """With ``train-clf --generated DIR`` (a generator's samples): their share of every training
     batch, as negatives beside the scrambled copies: the seeds' GAN, whose classifier learns
@@ -295,7 +299,8 @@ class ClfConfig:
     """torch CPU threads (0: torch's default)."""
 
     def validate(self) -> None:
-        positive("clf", self, "n_layer", "n_head", "n_embd", "steps", "batch_size", "min_window", "eval_windows", "lr")
+        positive("clf", self, "n_layer", "n_head", "n_embd", "steps", "batch_size", "min_window", "eval_windows", "lr",
+                 "scrambled_copies")
         if self.max_window < self.min_window:
             raise RLMusicError("clf.max_window must be >= clf.min_window")
         if self.n_embd % self.n_head:

@@ -105,7 +105,8 @@ def corrupted_pieces(tokenizer, pieces: Sequence[Sequence[int]], seed: int,
     return out
 
 
-def jazz_of(data, tokenizer, seed: int, max_pieces: int = 0) -> list[np.ndarray]:
-    """Corrupted copies of the jazz pieces of labelled pieces (``rlmusic.data.labelled.Labelled``)."""
-    return corrupted_pieces(tokenizer, [p for p, y in zip(data.pieces, data.labels) if y == 1], seed,
-                            max_pieces=max_pieces)
+def jazz_of(data, tokenizer, seed: int, max_pieces: int = 0, copies: int = 1) -> list[np.ndarray]:
+    """Corrupted copies of the jazz pieces of labelled pieces (``rlmusic.data.labelled.Labelled``),
+    ``copies`` of each (each corrupted afresh, the kinds in turn over all of them)."""
+    jazz = [p for p, y in zip(data.pieces, data.labels) if y == 1]
+    return corrupted_pieces(tokenizer, jazz * copies, seed, max_pieces=max_pieces)

@@ -101,7 +101,8 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
     meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
 
     def scramble(pieces) -> list[np.ndarray] | None:  # corrupted copies of the jazz: negatives
-        return jazz_of(pieces, tokenizer, cfg.clf.seed) if cfg.clf.scrambled_share else None
+        return jazz_of(pieces, tokenizer, cfg.clf.seed, copies=cfg.clf.scrambled_copies) if cfg.clf.scrambled_share \
+            else None
 
     def scramble_report(disc) -> dict:  # the held-out jazz against its own corrupted copies
         jazz = [p for p, y in zip(test.pieces, test.labels) if y == 1]
