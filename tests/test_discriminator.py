@@ -243,6 +243,36 @@ def test_classifier_can_start_from_a_policy_trunk(trained_run, arch, tmp_path):
         Discriminator.build(ClfConfig(init_from=str(trained_run), max_window=128), ckpt.tokenizer)
 
 
+def test_surprise_statistics_by_hand():
+    from rlmusic.models.surprisal import CENTRE, SCALE, _surprise_stats
+
+    s = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    mean, stats = _surprise_stats(s, torch.tensor([[1.0, 0.0, 1.0, 0.0]]))  # tokens 1 and 3: 1 and 3 nats
+    assert mean.item() == 2.0
+    torch.testing.assert_close(stats, ((torch.tensor([2.0, 1.0, 3.0]) - CENTRE) / SCALE)[None])
+
+
+def test_pitch_surprise_reads_the_pitch_tokens_and_survives_a_reload(tmp_path):
+    """``clf.pitch_surprise``: three more statistics, over the ids that carry a pitch; the mask
+    is saved with the head and the reloaded discriminator scores alike."""
+    tok = build_tokenizer(TokenizerConfig())
+    torch.manual_seed(0)
+    disc = Discriminator.build(ClfConfig(n_layer=1, n_embd=32, n_head=2, pitch_surprise=True), tok).eval()
+    mask = disc.model.pitch_mask
+    assert disc.model.head.in_features == 32 + 6
+    assert {tok[i].split("_")[0] for i in torch.nonzero(mask).flatten().tolist()} == {"Pitch"}
+    assert int(mask.sum()) == sum(t.startswith("Pitch_") for t in tok.vocab)
+    v = tok.vocab
+    window = [v["BOS_None"], v["Bar_None"], v["Position_0"], v["Pitch_60"], v["Duration_1.0.12"],
+              v["Position_12"], v["Pitch_67"], v["Duration_1.0.12"]]
+    save_discriminator(disc, tmp_path, tok, {"step": 0})
+    again = load_discriminator(tmp_path)
+    assert again.model.pitch_mask is not None and torch.equal(again.model.pitch_mask, mask)
+    np.testing.assert_allclose(again.prob_jazz([window, window[:5]]), disc.prob_jazz([window, window[:5]]), rtol=1e-6)
+    plain = Discriminator.build(ClfConfig(n_layer=1, n_embd=32, n_head=2), tok)
+    assert plain.model.pitch_mask is None and plain.model.head.in_features == 32 + 3
+
+
 def test_a_chart_renders_byte_identical_every_time(tmp_path):
     from rlmusic.data.jazz_data import Chart, _render
 

@@ -234,6 +234,9 @@ class ClfConfig:
     """``surprisal``: a causal language model of the music whose head reads its mean hidden state
     and its surprise at each next token (``rlmusic/models/surprisal.py``: it hears when the pitches
     make no sense); ``classifier``: a GPT-2 sequence classifier over the last token's state."""
+    pitch_surprise: bool = False
+    """``surprisal`` only: the head also reads the surprise statistics over the pitch tokens alone,
+    where permuted pitches show undiluted by the rhythm tokens around them."""
     lm_weight: float = 0.5
     """``surprisal`` only: weight of the language model's own loss on the jazz windows beside the
     classification loss, so its surprise stays that of a model of jazz."""

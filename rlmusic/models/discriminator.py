@@ -33,6 +33,7 @@ from rlmusic.data.tokens import (
     encode_score,
     find_miditok_file,
     load_miditok,
+    notes_per_id,
     pitch_of_ids,
     special_ids,
     tokenizer_fingerprint,
@@ -72,6 +73,8 @@ class Discriminator(nn.Module):
                       label2id={"other": 0, "jazz": 1})
         fingerprint = tokenizer_fingerprint(tokenizer)
         surprisal = cfg.arch == "surprisal"
+        # the ids that carry a pitch (a BPE id that holds a Pitch token among others counts)
+        pitch_mask = torch.from_numpy(notes_per_id(tokenizer) > 0) if surprisal and cfg.pitch_surprise else None
         if cfg.init_from:
             folder = resolve_checkpoint(cfg.init_from)
             if tokenizer_fingerprint(load_miditok(folder)) != fingerprint:
@@ -83,11 +86,13 @@ class Discriminator(nn.Module):
                 raise RLMusicError(f"clf.init_from must be a GPT-2 policy with a context of at least "
                                    f"clf.max_window={cfg.max_window} tokens")
             model.config.pad_token_id = sp["pad"]
-            return cls(SurprisalClassifier(model) if surprisal else model, fingerprint, cfg.max_window, tokenizer)
+            return cls(SurprisalClassifier(model, pitch_mask) if surprisal else model, fingerprint, cfg.max_window,
+                       tokenizer)
         hf = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.max_window, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
                         n_head=cfg.n_head, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
                         bos_token_id=sp["bos"], eos_token_id=sp["eos"], **labels)
-        model = SurprisalClassifier(GPT2LMHeadModel(hf)) if surprisal else AutoModelForSequenceClassification.from_config(hf)
+        model = SurprisalClassifier(GPT2LMHeadModel(hf), pitch_mask) if surprisal \
+            else AutoModelForSequenceClassification.from_config(hf)
         return cls(model, fingerprint, cfg.max_window, tokenizer)
 
     @property
