@@ -8,7 +8,10 @@ from the corpus, or from its pieces named by ``ppo.bands_from``) and falls linea
 by the band's width, to -1. A piece where the metric is undefined (NaN: no notes) scores -1.
 
 ``band:NAME`` works for every metric of ``rlmusic.music.metrics.METRICS`` (``band:onsets_per_beat``,
-``band:polyphony``, ...); ``pitch_entropy`` and ``scale`` are the two original names.
+``band:polyphony``, ``band:pitch_class_entropy``, ...). ``pitch_entropy`` and ``scale`` are the
+two original names, kept so old commands and runs still work: ``pitch_entropy`` is
+``band:pitch_class_entropy`` (pitch-*class* entropy, not the metric ``pitch_entropy``) and
+``scale`` is ``band:scale_consistency``.
 
 Example::
 
@@ -63,7 +66,8 @@ def band(metric: str, bands: dict | None = None, name: str | None = None):
 
 @reads("pitch_class_entropy")
 def pitch_entropy(bands: dict | None = None):
-    """Pitch-class entropy inside the band: range [-1, 0] (``band:pitch_class_entropy``)."""
+    """The original name of ``band:pitch_class_entropy``: pitch-*class* entropy inside the band,
+    range [-1, 0]."""
     return band("pitch_class_entropy", bands, name="pitch_entropy")
 
 

@@ -36,9 +36,12 @@ from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_POLICY
 # real jazz, not the folk-heavy whole corpus. Chord changes per bar weigh 3 inside a narrower
 # band (DEMO_BAND_QUANTILES): measured on 255-token rollouts, the 5th-95th band is wide enough
 # to let the policy change chords on nearly every beat, which the 640-token samples then show.
-DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit=3,band:bass_on_root,band:chord_changes_per_bar=3,pitch_entropy,"
-               "scale,band:onsets_per_beat,band:notes_per_bar,band:polyphony,band:longest_silence")
+DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit=3,band:bass_on_root,band:chord_changes_per_bar=3,"
+               "band:pitch_class_entropy,band:scale_consistency,band:onsets_per_beat,band:notes_per_bar,"
+               "band:polyphony,band:longest_silence")
 DEMO_BAND_QUANTILES = {"chord_changes_per_bar": [0.15, 0.85]}
+
+
 def _step(title: str) -> float:
     print(f"\n=== {title}", flush=True)
     return time.time()

@@ -136,7 +136,7 @@ def parse_reward_spec(spec: str) -> list[tuple[str, float]]:
             raise RLMusicError(f"reward {name!r} is named twice in {spec!r}")
         terms.append((name, w))
     if not terms:
-        raise RLMusicError("no reward given; use e.g. --reward repetition,pitch_entropy=0.3")
+        raise RLMusicError("no reward given; use e.g. --reward repetition,band:pitch_class_entropy=0.3")
     return terms
 
 

@@ -167,6 +167,11 @@ def test_band_rewards_take_the_corpus_band(tok):
     batch = RewardBatch([_ids(tok, [60, 64, 67, 72])], tok)  # pitch-class entropy 1.5
     assert build_reward("pitch_entropy", REWARDS, bands={"pitch_class_entropy": (1.0, 2.0)})(batch)[0][0] == 0.0
     assert build_reward("pitch_entropy", REWARDS, bands={"pitch_class_entropy": (2.0, 3.0)})(batch)[0][0] == -0.5
+    # the original names are the bands of pitch-class entropy and scale consistency, nothing else
+    for old_name, metric in (("pitch_entropy", "pitch_class_entropy"), ("scale", "scale_consistency")):
+        bands = {metric: (0.95, 0.99)}
+        assert build_reward(old_name, REWARDS, bands=bands)(batch)[0] == \
+            build_reward(f"band:{metric}", REWARDS, bands=bands)(batch)[0]
 
 
 def test_trl_signature(tok):

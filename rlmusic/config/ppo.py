@@ -25,7 +25,7 @@ class PPOConfig:
     co-evolving discriminator's positives (against the embedded corpus's non-jazz); empty: the
     training corpus (``bands_from``, ``prompt_from``) does."""
     bands_from: str = ""
-    """The ``pitch_entropy``/``scale`` bands come from the training pieces whose name contains
+    """The band rewards' bands come from the training pieces whose name contains
     this (e.g. ``/jazz/``: the corpus's jazz arrangements, the style PPO is pushed toward);
     empty: the whole training split."""
     band_low: float = 0.05
