@@ -11,17 +11,15 @@ from rewards import REWARDS
 from rlmusic.config.sections import ClfConfig, DataConfig, TokenizerConfig
 from rlmusic.data.corpus import tokenize_folder
 from rlmusic.data.jazz_data import build_jazz_set, read_manifest, styles_available
-from rlmusic.data.labelled import Labelled, labelled_from_corpus
+from rlmusic.data.labelled import Labelled, drop_notes, labelled_from_corpus, sample_windows
 from rlmusic.data.tokens import build_tokenizer
 from rlmusic.errors import RLMusicError
 from rlmusic.models.classify_eval import balanced_accuracy, roc_auc
 from rlmusic.models.discriminator import (
     Discriminator,
-    drop_notes,
     evaluate_discriminator,
     grouped_cv,
     load_discriminator,
-    sample_windows,
     save_discriminator,
     train_discriminator,
 )

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rlmusic.config.sections import ClfConfig, TokenizerConfig
-from rlmusic.data.labelled import Labelled
+from rlmusic.data.labelled import Labelled, sample_windows
 from rlmusic.data.tokens import build_tokenizer, encode_score
-from rlmusic.models.discriminator import Discriminator, sample_windows, train_discriminator
+from rlmusic.models.discriminator import Discriminator, train_discriminator
 from rlmusic.music.corrupt import score_from_piece
 from rlmusic.music.piece import piece_from_arrays
 from rlmusic.music.scramble import corrupted_pieces, excerpts, pieces_of_ids, scramble_test, token_scorer

@@ -1,6 +1,7 @@
 """Labelled pieces for the jazz discriminator: token pieces with a label (1 jazz), a group
 (what grouped cross-validation holds out together) and a split, read from the jazz set, from
-two user folders, or from any corpus by a selection of names."""
+two user folders, or from any corpus by a selection of names; and the training windows cut
+from them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rlmusic.data.corpus import Corpus, holdout_mask, tokenize_folder
+from rlmusic.data.jazz_data import family_of
 from rlmusic.errors import RLMusicError
 
 
@@ -147,3 +149,70 @@ def labelled_from_target(jazz_dir: str | Path, tokenizer, data_cfg, seed: int = 
     """A folder of the style one wants (jazz people played, say) against the training corpus's
     real non-jazz (``embedded_other``): ``train-clf --jazz DIR`` without ``--other``."""
     return concat(_folder_pieces(jazz_dir, 1, tokenizer, data_cfg, split_by), embedded_other(tokenizer, data_cfg, seed))
+
+
+# --- training windows ------------------------------------------------------------------------
+
+
+def _cut(pieces: list[np.ndarray], lengths: np.ndarray, pool: np.ndarray, length: int,
+         rng: np.random.Generator) -> list[int]:
+    """A window of ``length`` ids from a random piece of ``pool`` at least that long (any piece
+    of it when none is)."""
+    long_enough = pool[lengths[pool] >= length]
+    pool = long_enough if len(long_enough) else pool
+    piece = pieces[pool[rng.integers(len(pool))]]
+    start = int(rng.integers(0, max(len(piece) - length, 0) + 1))
+    return piece[start : start + length].tolist()
+
+
+def sample_windows(data: Labelled, rng: np.random.Generator, batch: int, lo: int, hi: int,
+                   balance: str = "piece", scrambled: list[np.ndarray] | None = None,
+                   scrambled_share: float = 0.0, generated: list[np.ndarray] | None = None,
+                   generated_share: float = 0.0) -> tuple[list, list]:
+    """Half jazz, half not; each window a random length in [lo, hi] from a piece at least that long,
+    so window length says nothing about the label. ``balance="family"`` first draws a groove family
+    of the label uniformly (``family_of``), then a piece in it. With ``scrambled`` (corrupted copies
+    of jazz, ``rlmusic.music.scramble.corrupted_pieces``), a ``scrambled_share`` of the batch is their
+    windows, cut the same way, among the negatives; with ``generated`` (a generator's samples),
+    a ``generated_share`` more."""
+    windows, labels = [], []
+    lengths = np.array([len(p) for p in data.pieces])
+    s_lengths = np.array([len(p) for p in scrambled]) if scrambled else None
+    n_scrambled = round(scrambled_share * batch) if scrambled else 0
+    g_lengths = np.array([len(p) for p in generated]) if generated else None
+    n_generated = round(generated_share * batch) if generated else 0
+    by_label = {lab: np.flatnonzero(data.labels == lab) for lab in (0, 1)}
+    by_family: dict[int, list[np.ndarray]] = {}
+    if balance == "family":
+        fams = np.array([family_of(g) for g in data.groups])
+        by_family = {lab: [idx[fams[idx] == f] for f in np.unique(fams[idx])] for lab, idx in by_label.items()}
+    for k in range(batch):
+        lab = k % 2
+        length = int(rng.integers(lo, hi + 1))
+        if lab == 0 and k // 2 < n_scrambled:
+            windows.append(_cut(scrambled, s_lengths, np.arange(len(scrambled)), length, rng))
+            labels.append(0)
+            continue
+        if lab == 0 and k // 2 < n_scrambled + n_generated:
+            windows.append(_cut(generated, g_lengths, np.arange(len(generated)), length, rng))
+            labels.append(0)
+            continue
+        pool = by_label[lab]
+        if by_family:
+            pool = by_family[lab][rng.integers(len(by_family[lab]))]
+        windows.append(_cut(data.pieces, lengths, pool, length, rng))
+        labels.append(lab)
+    return windows, labels
+
+
+def drop_notes(window: list[int], is_pitch: np.ndarray, is_duration: np.ndarray, p: float,
+               rng: np.random.Generator) -> list[int]:
+    """The window without a random ``p`` share of its notes: a Pitch id and the Duration id right
+    after it go together (REMI-like streams); every other id stays."""
+    keep = np.ones(len(window), dtype=bool)
+    ids = np.asarray(window)
+    for i in np.flatnonzero(is_pitch[ids] & (rng.random(len(ids)) < p)):
+        keep[i] = False
+        if i + 1 < len(ids) and is_duration[ids[i + 1]]:
+            keep[i + 1] = False
+    return ids[keep].tolist()

@@ -19,8 +19,8 @@ from accelerate.utils import AutocastKwargs, broadcast_object_list, gather_objec
 from torch import nn
 
 from rlmusic.config.sections import ClfConfig
-from rlmusic.data.labelled import Labelled
-from rlmusic.models.discriminator import Discriminator, discriminator_loss, sample_windows
+from rlmusic.data.labelled import Labelled, sample_windows
+from rlmusic.models.discriminator import Discriminator, discriminator_loss
 
 RefreshFn = Callable[[int, list[list[int]]], dict]
 
