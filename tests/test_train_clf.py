@@ -70,6 +70,9 @@ def test_train_clf_takes_a_generators_samples_as_negatives(jazz_set, cache_dir, 
     assert 0.0 <= meta["test"]["generated_p_jazz"] <= 1.0
     printed = capsys.readouterr().out
     assert "generated negatives: " in printed and "held-out generated samples: mean P(jazz)" in printed
+    unused = [a for a in argv if a != "clf.generated_share=0.2"] + ["clf.generated_share=0", "--out", str(tmp_path / "x")]
+    assert main(unused) == 2
+    assert "--generated needs clf.generated_share above 0" in capsys.readouterr().err
     # the run resumes on its own sources; other samples would be another run
     elsewhere = tmp_path / "other-samples"
     shutil.copytree(generated, elsewhere)

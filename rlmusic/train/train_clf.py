@@ -72,6 +72,8 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
         source = prior["source"]
         generated_dir = source.get("generated", "")
         print(f"resuming {out_dir} from {newest.name}")
+    if generated_dir and not cfg.clf.generated_share:
+        raise RLMusicError("--generated needs clf.generated_share above 0 (its share of every batch), e.g. 0.2")
     if cfg.clf.threads:
         torch.set_num_threads(cfg.clf.threads)
     init = policy or cfg.clf.init_from  # the discriminator speaks its tokenizer
