@@ -80,6 +80,8 @@ def test_sampling_is_not_a_config_section(tmp_path):
     ("model.n_layer", "must look like section.key=value"),
     ("clf.balance=style", "clf.balance must be 'piece' or 'family'"),
     ("clf.augment_drop_notes=1", "clf.augment_drop_notes must be in"),
+    ("clf.scrambled_copies=0", "clf.scrambled_copies must be positive"),
+    ("clf.generated_share=0.3", "clf.generated_share must be in"),
     ("ppo.min_new_tokens=129", "must not exceed ppo.max_new_tokens"),
     ("ppo.min_new_tokens=-1", "ppo.min_new_tokens must be"),
     ("ppo.band_low=0.96", "ppo.band_low and ppo.band_high must be quantiles"),

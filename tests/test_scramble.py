@@ -99,6 +99,8 @@ def test_generated_and_scrambled_shares_leave_half_the_batch_to_jazz():
     ClfConfig(scrambled_share=0.25, generated_share=0.2).validate()
     with pytest.raises(RLMusicError, match="generated_share"):
         ClfConfig(scrambled_share=0.25, generated_share=0.25).validate()
+    with pytest.raises(RLMusicError, match="needs clf.arch=surprisal"):
+        ClfConfig(arch="classifier", pitch_surprise=True).validate()
 
 
 def _inside(window, piece):

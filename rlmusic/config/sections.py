@@ -326,6 +326,8 @@ class ClfConfig:
             raise RLMusicError(f"clf.arch must be surprisal or classifier, not {self.arch!r}")
         if self.lm_weight < 0:
             raise RLMusicError("clf.lm_weight must be >= 0")
+        if self.pitch_surprise and self.arch != "surprisal":
+            raise RLMusicError("clf.pitch_surprise reads the surprisal head's statistics: it needs clf.arch=surprisal")
         if self.balance not in ("piece", "family"):
             raise RLMusicError(f"clf.balance must be 'piece' or 'family', not {self.balance!r}")
 
