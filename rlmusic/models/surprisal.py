@@ -15,8 +15,8 @@ but makes no harmonic or melodic sense. Training adds the LM's own loss on the j
 
 With ``pitch_mask`` (``clf.pitch_surprise``: the ids that carry a note's pitch) the head also
 reads the same three statistics over the pitch tokens alone. Permuting the pitches changes
-only those tokens, a quarter to a third of a window: averaged with the position, duration and
-velocity tokens, whose surprise it leaves as it was, their signal is diluted three- or fourfold.
+only those tokens, about a third of a REMI window: averaged with the position, duration and bar
+tokens, whose surprise it leaves nearly as it was, their signal is diluted about threefold.
 """
 
 from __future__ import annotations
