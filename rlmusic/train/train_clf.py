@@ -91,6 +91,8 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
         data = labelled_from_corpus(tokenize_folder(folder, tokenizer, cfg.data), read_manifest(folder))
         source = {"set": str(folder)} | ({"generated": generated_dir} if generated_dir else {})
     generated, generated_test = generated_pieces(generated_dir, tokenizer, cfg.data) if generated_dir else ([], [])
+    if generated_dir and not generated:
+        raise RLMusicError(f"--generated {generated_dir}: every sample fell in the held-out fifth; give it more samples")
     if cfg.clf.cv_folds:
         style_folds(data.groups, data.labels, cfg.clf.cv_folds, cfg.clf.seed)  # too few groups: fail before training
     train = data.select(np.array([s == "train" for s in data.splits]))
