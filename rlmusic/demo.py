@@ -118,8 +118,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     run = out / "finetune"
     # the bands: the target's, a user's --data folder's own, or the corpus's jazz
     bands = {"target": args.target} if args.target else {} if args.data else {"bands_from": CORPUS_JAZZ}
-    quantiles = {k: list(q) for k, q in DEMO_BAND_QUANTILES.items()}
-    ppo = {**bands, **refresh, "reward": DEMO_REWARD, "band_quantiles": quantiles, "out_dir": str(run),
+    ppo = {**bands, **refresh, "reward": DEMO_REWARD, "band_quantiles": DEMO_BAND_QUANTILES, "out_dir": str(run),
            "target_kl": 12.0, "updates": args.updates,
            "batch_size": args.batch_size, "minibatch_size": min(8, args.batch_size),
            "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "prompt": "bos",

@@ -55,21 +55,29 @@ def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.
                  split: str = "train") -> dict[str, tuple[float, float]]:
     """{metric: (low, high)} quantiles of every metric over a split (its pieces named with
     ``select`` only, if given), each piece cut to a ``window`` of tokens (0: whole pieces) so the
-    band describes music as long as the samples; cached in the corpus folder."""
-    key = json.dumps([select, window, sorted(METRICS)] + ([split] if split != "train" else []))
-    tag = hashlib.sha1(key.encode()).hexdigest()[:8]
-    cache = Path(corpus.meta.get("cache", "")) / f"bands-{quantiles[0]}-{quantiles[1]}-{max_pieces}-{tag}.json"
-    if cache.is_file():
-        return {k: tuple(v) for k, v in json.loads(cache.read_text()).items()}
-    pieces = corpus_sample(corpus, tokenizer, split, max_pieces, select=select, window=window)[0]
+    band describes music as long as the samples."""
     bands = {}
-    for name, fn in METRICS.items():
-        values = np.array([fn(p) for p in pieces], float)
+    for name, values in metric_values(corpus, tokenizer, max_pieces, select, window, split).items():
+        values = np.asarray(values, float)
         values = values[~np.isnan(values)]
         if len(values):
             bands[name] = (float(np.quantile(values, quantiles[0])), float(np.quantile(values, quantiles[1])))
+    return bands
+
+
+def metric_values(corpus: Corpus, tokenizer, max_pieces: int = 1000, select: str = "", window: int = 0,
+                  split: str = "train") -> dict[str, list[float]]:
+    """{metric: its value on each piece of ``corpus_sample``} (NaN kept), cached in the corpus
+    folder: bands at other quantiles of the same pieces are read from it, not measured again."""
+    key = json.dumps([select, window, sorted(METRICS)] + ([split] if split != "train" else []))
+    tag = hashlib.sha1(key.encode()).hexdigest()[:8]
+    cache = Path(corpus.meta.get("cache", "")) / f"band-values-{max_pieces}-{tag}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    pieces = corpus_sample(corpus, tokenizer, split, max_pieces, select=select, window=window)[0]
+    values = {name: [float(fn(p)) for p in pieces] for name, fn in METRICS.items()}
     if cache.parent.is_dir():
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(bands))
+        tmp.write_text(json.dumps(values))  # NaN is written as NaN and read back as such
         tmp.replace(cache)
-    return bands
+    return values
