@@ -120,3 +120,25 @@ def test_windows_are_deterministic_and_transposed_consistently():
         assert len(shifts) == 1 and abs(shifts.pop()) <= 5
     windows = list(eval_windows(stream, 32, 4, max_windows=3))
     assert sum(len(w) for w in windows) == 3 and (windows[0][0, :33].numpy() == stream[:33]).all()
+
+
+def test_oversample_repeats_the_named_pieces_in_the_stream():
+    """``pretrain.oversample``: a piece whose name starts with a prefix enters the stream that many
+    times (where prefixes overlap, the largest count); a prefix that names nothing is an error."""
+    from rlmusic.config.sections import PretrainConfig
+    from rlmusic.data.corpus import Corpus
+
+    pieces = {"folk/a": [5, 6], "mma/jazz/b": [7], "mma/pop/c": [8, 9, 10], "folk/d": [11]}
+    ids = np.concatenate([np.array(p) for p in pieces.values()])
+    corpus = Corpus(ids=ids, offsets=np.cumsum([0] + [len(p) for p in pieces.values()]), names=list(pieces),
+                    is_val=np.array([False, False, False, True]))
+    bos, eos = 1, 2
+    assert corpus.stream("train", bos, eos).tolist() == [1, 5, 6, 2, 1, 7, 2, 1, 8, 9, 10, 2]
+    twice = corpus.stream("train", bos, eos, {"mma/": 2, "mma/jazz/": 3})
+    assert twice.tolist() == [1, 5, 6, 2] + [1, 7, 2] * 3 + [1, 8, 9, 10, 2] * 2
+    corpus.check_prefixes({"mma/": 2}, "train", "pretrain.oversample")
+    with pytest.raises(RLMusicError, match="no train piece's name starts with 'jazz/'.*'folk/a'"):
+        corpus.check_prefixes({"jazz/": 2}, "train", "pretrain.oversample")
+    for bad in (0, 1.5, True):
+        with pytest.raises(RLMusicError, match="pretrain.oversample.mma/ must be a whole number"):
+            PretrainConfig(oversample={"mma/": bad}).validate()

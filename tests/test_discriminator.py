@@ -282,3 +282,27 @@ def test_a_chart_renders_byte_identical_every_time(tmp_path):
         assert not err
         renders.append(Path(path).read_bytes())
     assert renders[0] == renders[1]
+
+
+def test_forked_mma_renders_what_the_mma_program_renders(tmp_path):
+    """Workers load MMA's modules once and fork a child per chart: the MIDI bytes equal those of
+    the ``mma`` program itself (the test process, which never loads MMA, runs the program), and
+    a chart MMA rejects comes back as an error in both."""
+    import multiprocessing as mp
+
+    from rlmusic.data.jazz_data import Chart, _render, preload_mma
+
+    charts = [Chart("swing", "Swing", 1, "jazzy", "sevenths", ["C7", "F7", "G7", "C7"] * 2, 0, 120, None, mma_seed=7),
+              Chart("bossanova", "BossaNova", 1, "jazzy", "extended", ["Dm9", "G13", "Cmaj9", "A7b9"] * 2, 3, 140,
+                    None, mma_seed=8),
+              Chart("polka", "Polka", 0, "plain", "triads", ["C", "G", "C", "F"] * 2, -2, 180, None, mma_seed=9)]
+    bad = Chart("swing", "NoSuchGroove", 1, "jazzy", "triads", ["C"] * 4, 0, 120, None, mma_seed=1)
+    jobs = [(c.__dict__, str(tmp_path / "program" / f"{i}.mid")) for i, c in enumerate(charts + [bad])]
+    program = [_render(job) for job in jobs]
+    with mp.get_context("fork").Pool(1, initializer=preload_mma) as pool:
+        assert pool.apply(preload_mma)  # MMA's modules did load: the renders below are forked
+        forked = pool.map(_render, [(c, out.replace("program", "forked")) for c, out in jobs])
+    for (p_path, p_err), (f_path, f_err) in zip(program[:-1], forked[:-1]):
+        assert not p_err and not f_err
+        assert Path(p_path).read_bytes() == Path(f_path).read_bytes()
+    assert program[-1][1] and forked[-1][1] and not Path(forked[-1][0]).exists()

@@ -57,12 +57,22 @@ class Corpus:
             return np.arange(len(self.is_val))
         return np.flatnonzero(self.is_val if split == "val" else ~self.is_val)
 
-    def stream(self, split: str, bos: int, eos: int) -> np.ndarray:
-        """(M,) int64 ids: BOS piece EOS BOS piece EOS ... over one split."""
+    def stream(self, split: str, bos: int, eos: int, repeat: dict[str, int] | None = None) -> np.ndarray:
+        """(M,) int64 ids: BOS piece EOS BOS piece EOS ... over one split; a piece whose name starts
+        with a key of ``repeat`` enters that many times (its copies back to back)."""
         parts = []
         for i in self.indices(split):
-            parts += [np.array([bos]), self.piece(i).astype(np.int64), np.array([eos])]
+            times = max((n for prefix, n in (repeat or {}).items() if self.names[i].startswith(prefix)), default=1)
+            parts += [np.array([bos]), self.piece(i).astype(np.int64), np.array([eos])] * times
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def check_prefixes(self, prefixes, split: str, what: str) -> None:
+        """A name prefix that matches no piece of ``split`` is a typo: say so, and how names look."""
+        names = [self.names[i] for i in self.indices(split)]
+        for prefix in prefixes:
+            if not any(n.startswith(prefix) for n in names):
+                raise RLMusicError(f"{what}: no {split} piece's name starts with {prefix!r} (names look like "
+                                   f"{names[0]!r}); use a prefix of the corpus's piece names")
 
 
 def holdout_mask(names: list[str], fraction: float) -> np.ndarray:

@@ -103,10 +103,11 @@ def pretrain(cfg: RunConfig, policy: Policy, tokenizer, corpus: Corpus, resume_s
     block = mc.block_size
     augment = pc.augment_transpose > 0 and not tokenizer.is_trained
     # A BPE id can merge several pitches: its pieces are transposed before encoding instead
+    corpus.check_prefixes(pc.oversample, "train", "pretrain.oversample")
     copies = [tokenize_folder(Path(corpus.meta["source"]), tokenizer, cfg.data, progress=progress, shift=s)
-              .stream("train", sp["bos"], sp["eos"]) for s in range(-pc.augment_transpose, pc.augment_transpose + 1)
-              if s and tokenizer.is_trained]
-    sampler = WindowSampler(corpus.stream("train", sp["bos"], sp["eos"]), block, pc.batch_size, pc.seed,
+              .stream("train", sp["bos"], sp["eos"], pc.oversample)
+              for s in range(-pc.augment_transpose, pc.augment_transpose + 1) if s and tokenizer.is_trained]
+    sampler = WindowSampler(corpus.stream("train", sp["bos"], sp["eos"], pc.oversample), block, pc.batch_size, pc.seed,
                             transpose=transpose_table(tokenizer, pc.augment_transpose) if augment else None,
                             pitch_of_id=pitch_of_ids(tokenizer), transposed_streams=copies)
     val_stream = corpus.stream("val", sp["bos"], sp["eos"])
