@@ -243,3 +243,19 @@ def test_fast_decode_under_bf16_autocast_keeps_its_cache_in_bf16():
     assert a.state.keys.dtype == torch.bfloat16 and a.state.length == 12
     full = p(x).logits
     torch.testing.assert_close(torch.cat([a.logits, b.logits], 1).float(), full, atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize("name, arch", CASES)
+def test_what_sampling_returns_can_enter_autograd_and_change_in_place(name, arch):
+    """Sampling runs in inference mode, whose tensors autograd refuses: PPO's update reads the
+    sampled ids in a forward with gradients, and a user may edit a sample in place."""
+    p = make(name, arch)
+    ids, seen = sample_recorded(p, torch.ones(2, 1, dtype=torch.long), SampleConfig(max_new_tokens=6), None)
+    assert not any(t.is_inference() for t in (ids, seen.logprobs, seen.values, seen.entropy))
+    p.train()
+    out = p(ids)
+    (out.logits.log_softmax(-1).mean() + (out.values[:, 1:] * seen.values).mean()).backward()
+    assert any(q.grad is not None and bool(q.grad.abs().sum() > 0) for q in p.parameters())
+    ids[:, -1] = SPECIAL["eos"]
+    seen.logprobs += 1.0
+    assert sample(p, torch.ones(2, 1, dtype=torch.long), SampleConfig(max_new_tokens=3), None).is_inference() is False

@@ -155,12 +155,23 @@ def sample_recorded(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig,
     """:func:`sample`, and what sampling saw at each step: the log-probabilities (under the
     tempered, untruncated distribution), values and entropies (PPO's old policy, for free)."""
     ids, rollout = _sample(policy, prompts, cfg, generator, stop_at_eos, record=True)
-    return ids, rollout
+    return ids.clone(), rollout
 
 
-@torch.no_grad()
 def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None,
             stop_at_eos: bool, record: bool, bar_ids: Sequence[int] = ()) -> tuple[torch.Tensor, Rollout | None]:
+    # Inference mode skips autograd's per-op bookkeeping (version counters, views), which a
+    # step of a small policy pays dozens of times (bench/sampling.py). Its tensors may neither
+    # enter autograd (PPO's update reads the ids) nor change in place later: plain copies leave.
+    with torch.inference_mode():
+        ids, rollout = _sample_steps(policy, prompts, cfg, generator, stop_at_eos, record, bar_ids)
+    if rollout is not None:
+        rollout = Rollout(rollout.logprobs.clone(), rollout.values.clone(), rollout.entropy.clone())
+    return ids.clone(), rollout
+
+
+def _sample_steps(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None,
+                  stop_at_eos: bool, record: bool, bar_ids: Sequence[int]) -> tuple[torch.Tensor, Rollout | None]:
     if prompts.dim() != 2 or prompts.shape[1] == 0:
         raise RLMusicError("prompts must be a (batch, length) tensor with length >= 1")
     if cfg.min_bars and (record or not stop_at_eos):
