@@ -257,6 +257,7 @@ def _run_mma_forked(src: Path, out: Path) -> tuple[int, str]:
         try:
             import signal
 
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not a handler the worker may have set
             signal.alarm(MMA_TIMEOUT)  # SIGALRM ends a chart that hangs
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(fd, 1)
