@@ -19,7 +19,9 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -211,7 +213,8 @@ def random_chart(rng: np.random.Generator, style: str, groove: str, label: int) 
 
 
 # MMA's modules a render imports: loaded once per worker, so a render forks a process that
-# has them instead of starting Python and importing MMA again (0.15 s a chart, 2.4x the work).
+# has them instead of starting Python and importing MMA again (a chart took 0.15 s that way,
+# 2.4 times MMA's own work: bench/mma_render.py).
 _MMA_MODULES = ("MMA.gbl", "MMA.common", "MMA.midi", "MMA.midifuncs", "MMA.parse", "MMA.file", "MMA.options",
                 "MMA.auto", "MMA.docs", "MMA.tempo", "MMA.debug", "MMA.paths", "MMA.writeMid", "MMA.safe_eval")
 _mma_loaded = False
@@ -229,7 +232,6 @@ def preload_mma() -> bool:
         return False
     import importlib
     import platform
-    import sys
 
     import __main__
 
@@ -248,15 +250,11 @@ def preload_mma() -> bool:
 def _run_mma_forked(src: Path, out: Path) -> tuple[int, str]:
     """MMA's ``main`` in a forked child of a process that has its modules loaded: the same
     program and output as ``mma -xNOCREDIT -f OUT SRC``, each render in a fresh process state."""
-    import sys
-
     log = src.with_suffix(".log")
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:
-            import signal
-
             signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not a handler the worker may have set
             signal.alarm(MMA_TIMEOUT)  # SIGALRM ends a chart that hangs
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -278,7 +276,8 @@ def _run_mma_forked(src: Path, out: Path) -> tuple[int, str]:
     text = log.read_text(errors="replace") if log.is_file() else ""
     log.unlink(missing_ok=True)
     if os.WIFSIGNALED(status):
-        return 1, "mma timed out" if os.WTERMSIG(status) == 14 else f"mma killed by signal {os.WTERMSIG(status)}"
+        sig = os.WTERMSIG(status)
+        return 1, "mma timed out" if sig == signal.SIGALRM else f"mma killed by signal {sig}"
     return os.WEXITSTATUS(status), text
 
 
