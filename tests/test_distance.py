@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from rlmusic.evaluate.distance import frechet_distance, set_distances, standardise, two_sample_auc
+from rlmusic.evaluate.distance import (
+    frechet_distance,
+    separating_metrics,
+    set_distances,
+    standardise,
+    two_sample_auc,
+)
 
 
 def test_frechet_distance_by_hand_in_two_dimensions():
@@ -48,3 +54,16 @@ def test_set_distances_of_metric_columns():
     d_near, d_far = set_distances(near, ref, ["a", "b"]), set_distances(far, ref, ["a", "b"])
     assert d_near["frechet"] < 0.3 < 8 < d_far["frechet"]
     assert d_near["two_sample_auc"] < 0.65 and d_far["two_sample_auc"] > 0.95
+
+
+def test_separating_metrics_by_hand():
+    """AUC of one metric alone, counted by hand over the 3 x 3 pairs: a = [1, 2, 3] against
+    b = [0, 0, 2]: 1 beats two, 2 beats two and ties one (a half), 3 beats three: 7.5 / 9.
+    Reversed sets separate as well; equal sets not at all; a metric with one defined value on a
+    side is left out."""
+    column = {"x": [1, 2, 3], "lower": [0, 0, 2], "same": [5, 6, 7], "split": [10, 11, 12],
+              "nan": [1.0, float("nan"), float("nan")]}
+    reference = {"x": [0, 0, 2], "lower": [1, 2, 3], "same": [5, 6, 7], "split": [0, 1, 2], "nan": [1, 2, 3]}
+    got = dict(separating_metrics(column, reference, list(column)))
+    assert got == pytest.approx({"split": 1.0, "x": 7.5 / 9, "lower": 7.5 / 9, "same": 0.5})
+    assert [n for n, _ in separating_metrics(column, reference, list(column))][0] == "split"

@@ -11,6 +11,8 @@ once, so a column of samples can be ranked against real music by one number:
   classifier is trained, with stratified cross-validation, to tell the set's pieces from the
   reference's; its out-of-fold ROC-AUC is 0.5 when they cannot be told apart and 1.0 when
   every piece gives itself away.
+* :func:`separating_metrics`: which metrics give the set away on their own, each one's ROC-AUC
+  (in whichever direction it separates): what the two-sample test's figure is made of.
 """
 
 from __future__ import annotations
@@ -72,6 +74,25 @@ def two_sample_auc(a: np.ndarray, b: np.ndarray, folds: int = 5, seed: int = 0) 
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     prob = cross_val_predict(model, x, y, cv=cv, method="predict_proba")[:, 1]
     return float(roc_auc_score(y, prob))
+
+
+def separating_metrics(column: dict[str, list[float]], reference: dict[str, list[float]],
+                       names: list[str]) -> list[tuple[str, float]]:
+    """(metric, AUC) for each of ``names`` defined on at least two pieces of both sets, most
+    separating first: the ROC-AUC of the metric's value alone telling the column's pieces from
+    the reference's, max(AUC, 1 - AUC) so that 0.5 is no difference and 1.0 full separation
+    whichever set lies higher (ties count a half, as Mann and Whitney count them)."""
+    from sklearn.metrics import roc_auc_score
+
+    out = []
+    for name in names:
+        a, b = np.asarray(column[name], float), np.asarray(reference[name], float)
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        if len(a) < 2 or len(b) < 2:
+            continue
+        auc = float(roc_auc_score(np.r_[np.ones(len(a)), np.zeros(len(b))], np.r_[a, b]))
+        out.append((name, max(auc, 1.0 - auc)))
+    return sorted(out, key=lambda t: -t[1])
 
 
 def set_distances(column: dict[str, list[float]], reference: dict[str, list[float]], names: list[str]) -> dict:
