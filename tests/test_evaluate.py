@@ -43,6 +43,11 @@ def test_metrics_cli_checkpoint_and_folder_against_reference(trained_run, folk_d
             "overlap_with_reference"][label]["mean"]
         assert 0 <= summary["metrics"][label]["judge/p_jazz"] <= 1
     assert printed.index("classifier two-sample AUC") < printed.index("pitch_class_entropy")
+    for label in (run_label, "folder"):  # each metric's AUC alone, most separating first, and printed
+        ranked = summary["separating_metrics"][label]
+        aucs = [a for _, a in ranked]
+        assert len(ranked) >= 10 and aucs == sorted(aucs, reverse=True) and all(0.5 <= a <= 1 for a in aucs)
+        assert f"{label}: alone, the metrics that tell it from reference most (AUC): {ranked[0][0]}" in printed
     assert summary["metrics"][run_label]["copy/longest_tokens"] >= 1
     assert "copy/longest_tokens" not in summary["metrics"]["folder"]
     assert set(summary["inside_reference_band"]["folder"]) >= {"onsets_per_beat", "polyphony"}

@@ -24,7 +24,7 @@ from rlmusic.config.sections import SampleConfig
 from rlmusic.data.midi_io import BadMidi, find_midi_files, load_score, time_limit
 from rlmusic.data.tokens import encode_score
 from rlmusic.errors import RLMusicError
-from rlmusic.evaluate.distance import set_distances
+from rlmusic.evaluate.distance import separating_metrics, set_distances
 from rlmusic.models.generate import generate_pieces
 from rlmusic.models.policy import Policy
 from rlmusic.music.harmony import HARMONY_METRICS
@@ -179,7 +179,7 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
         row["pieces"] = float(len(c.pieces))
         row.update(c.extra)
         table[c.label] = row
-    overlap, distance, inside = {}, {}, {}
+    overlap, distance, inside, separating = {}, {}, {}, {}
     if reference is not None:
         ref = per_piece[reference.label]
         for c in columns:
@@ -187,6 +187,7 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
             valid = [v for v in overlap[c.label].values() if not math.isnan(v)]
             overlap[c.label]["mean"] = float(np.mean(valid)) if valid else math.nan
             distance[c.label] = {"overlap_mean": overlap[c.label]["mean"]} | set_distances(per_piece[c.label], ref, names)
+            separating[c.label] = separating_metrics(per_piece[c.label], ref, names)
         # A reward that scores a metric can pull its overlap up directly; the same subset for
         # every column (none of any compared run's reward metrics) keeps the columns comparable.
         seen = frozenset().union(*(c.reward_reads for c in columns))
@@ -197,7 +198,8 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
         for c in everyone:
             inside[c.label] = {n: share_inside(per_piece[c.label][n], *band) for n, band in bands.items()}
     summary = {"columns": [c.label for c in everyone], "reference": reference.label if reference else None,
-               "distance_to_reference": distance, "metrics": table, "overlap_with_reference": overlap,
+               "distance_to_reference": distance, "separating_metrics": separating, "metrics": table,
+               "overlap_with_reference": overlap,
                "inside_reference_band": inside, "bands": bands if reference is not None else {},
                "per_piece": per_piece, "skipped": {c.label: c.skipped for c in everyone if c.skipped}}
     summary["alarms"] = alarms(summary)

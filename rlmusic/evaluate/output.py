@@ -37,6 +37,9 @@ def format_table(summary: dict) -> str:
                         ("overlap_unseen", "overlap/unseen (no reward's)")):
             if any(r in dist.get(c, {}) for c in labels):
                 lines.append(what.ljust(name_w) + "  ".join(fmt(dist.get(c, {}).get(r)) for c in labels))
+        for c, ranked in (summary.get("separating_metrics") or {}).items():  # what the AUC is made of
+            lines.append(f"{c}: alone, the metrics that tell it from {summary['reference']} most (AUC): "
+                         + ", ".join(f"{n} {a:.2f}" for n, a in ranked[:5]))
         lines.append("")
     if summary.get("alarms"):
         lines += [f"ALARM {a}" for a in summary["alarms"]] + [""]
