@@ -57,7 +57,9 @@ def row(path: str) -> dict:
             "unseen": (dist[before].get("overlap_unseen"), dist[after].get("overlap_unseen")),
             "bars": (a["length/median_bars"], a["length/share_8_bars"]), "copy_bars": a["copy/longest_bars"],
             "goals": goals, "alarms": [x for x in d["alarms"] if x.startswith(after)],
-            "separating": separating_metrics(per[after], per[ref], sorted(set(per[after]) & set(per[ref])))}
+            # rlmusic metrics writes them; a JSON from before it did is measured here
+            "separating": (d.get("separating_metrics") or {}).get(after)
+            or separating_metrics(per[after], per[ref], sorted(set(per[after]) & set(per[ref])))}
 
 
 def main() -> None:

@@ -71,8 +71,9 @@ class Corpus:
         names = [self.names[i] for i in self.indices(split)]
         for prefix in prefixes:
             if not any(n.startswith(prefix) for n in names):
-                raise RLMusicError(f"{what}: no {split} piece's name starts with {prefix!r} (names look like "
-                                   f"{names[0]!r}); use a prefix of the corpus's piece names")
+                looks = f" (names look like {names[0]!r})" if names else ""
+                raise RLMusicError(f"{what}: no {split} piece's name starts with {prefix!r}{looks}; use a prefix "
+                                   "of the corpus's piece names")
 
 
 def holdout_mask(names: list[str], fraction: float) -> np.ndarray:

@@ -154,8 +154,7 @@ def sample_recorded(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig,
                     generator: torch.Generator | None = None, stop_at_eos: bool = True) -> tuple[torch.Tensor, Rollout]:
     """:func:`sample`, and what sampling saw at each step: the log-probabilities (under the
     tempered, untruncated distribution), values and entropies (PPO's old policy, for free)."""
-    ids, rollout = _sample(policy, prompts, cfg, generator, stop_at_eos, record=True)
-    return ids.clone(), rollout
+    return _sample(policy, prompts, cfg, generator, stop_at_eos, record=True)
 
 
 def _sample(policy: Policy, prompts: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None,
