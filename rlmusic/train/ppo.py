@@ -150,25 +150,30 @@ def response_mask(responses: torch.Tensor, eos: int, pad: int) -> torch.Tensor:
 
 
 def logprobs_values(policy: Policy, ids: torch.Tensor, prompt_len: int, temperature: float,
-                    min_new_tokens: int = 0, eos: int | None = None,
-                    entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    min_new_tokens: int = 0, eos: int | None = None, with_entropy: bool = True,
+                    with_values: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Log-probabilities of the response tokens, the values of the states before them, entropies.
 
     The first ``min_new_tokens`` positions are read as they were sampled: EOS out of reach
     (``mask_eos``), so the ratio, the KL and the entropy are those of the distribution the
     rollout came from, and EOS gets no gradient where it could never be drawn. ``eos`` defaults
     to the policy's own; pass it when ``policy`` is wrapped (DDP hides the policy's attributes).
-    ``entropy_grad=False``: the entropy only as a figure (no bonus, ``ppo.ent_coef=0``), which spares
-    the backward pass three (B, N, V) products."""
-    out = policy(ids[:, :-1])
-    logits = out.logits[:, prompt_len - 1 :].float() / temperature  # (B, N, V): predicts ids[:, P:]
+    ``with_entropy`` / ``with_values=False``: None in their place, sparing four passes over
+    (B, N, V) and their backward, or the value head (the reference needs neither; the update
+    needs no entropy without a bonus, ``ppo.ent_coef=0``: the rollout's own entropy is logged)."""
+    out = policy(ids[:, :-1], with_values=with_values)
+    logits = out.logits[:, prompt_len - 1 :].float()  # (B, N, V): predicts ids[:, P:]
+    if temperature != 1.0:  # x / 1.0 is x: a pass over (B, N, V), and one in the backward, spared
+        logits = logits / temperature
     if min_new_tokens:
         logits = mask_eos(logits, policy.special["eos"] if eos is None else eos, min_new_tokens)
     logp_all = F.log_softmax(logits, dim=-1)
     logprobs = torch.gather(logp_all, 2, ids[:, prompt_len:, None]).squeeze(2)  # (B, N)
-    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+    entropy = None
+    if with_entropy:
         entropy = -(logp_all.exp() * logp_all.clamp(min=-1e9)).sum(-1)  # (B, N); 0 log 0 = 0 (EOS held back)
-    values = out.values[:, prompt_len - 1 :].float()  # (B, N)
+    values = out.values[:, prompt_len - 1 :].float() if with_values else None  # (B, N)
     return logprobs, values, entropy
 
 
@@ -286,7 +291,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
         old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy
         with torch.no_grad(), rollout_precision():  # the same precision as old_logprobs: KL without bf16 noise
-            ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature, pc.min_new_tokens)
+            ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature, pc.min_new_tokens,
+                                                 with_entropy=False, with_values=False)
         t_rollout = time.perf_counter() - t0
 
         # --- 2. score: weighted rewards on the generated ids (cut at EOS), missing-EOS penalty
@@ -323,10 +329,12 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                 with accelerator.autocast():
                     new_logprobs, new_values, new_entropy = logprobs_values(model, ids[mb], P, pc.temperature,
                                                                             pc.min_new_tokens, special["eos"],
-                                                                            entropy_grad=pc.ent_coef > 0)
+                                                                            with_entropy=pc.ent_coef > 0)
                 pg_loss, pg_stats = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb], pc.cliprange)
                 vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb], pc.cliprange_value)
-                loss = pg_loss + pc.vf_coef * vf_loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])
+                loss = pg_loss + pc.vf_coef * vf_loss
+                if new_entropy is not None:  # the bonus, where there is one
+                    loss = loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])
                 if not everywhere(bool(torch.isfinite(loss))):
                     finite = False
                     break
