@@ -181,9 +181,11 @@ def test_recorded_rollout_equals_a_full_forward(name):
                                 torch.Generator().manual_seed(1), stop_at_eos=False)
     with torch.no_grad():
         logprobs, values, entropy = logprobs_values(policy, ids, 4, 0.7)
+        bare = logprobs_values(policy, ids, 4, 0.7, with_entropy=False, with_values=False)  # as the reference reads
     assert torch.allclose(seen.logprobs, logprobs, atol=1e-5)
     assert torch.allclose(seen.values, values, atol=1e-5)
     assert torch.allclose(seen.entropy, entropy, atol=1e-5)
+    assert torch.equal(bare[0], logprobs) and bare[1] is None and bare[2] is None
 
 
 def test_with_eos_held_back_the_log_probabilities_are_those_drawn_from():
