@@ -338,3 +338,24 @@ def test_make_accelerator_switches_precision_within_a_process():
     assert make_accelerator("no", cpu=True).mixed_precision == "no"
     assert make_accelerator("bf16", cpu=True).mixed_precision == "bf16"
     assert make_accelerator("no", cpu=True).mixed_precision == "no"
+
+
+def test_the_entropy_bonus_raises_the_rollouts_entropy(tmp_path, trained_run):
+    """``ppo.ent_coef``: the update reads the entropy only when there is a bonus to give it; with
+    one, the same seeds and rewards end at a more uncertain policy than without."""
+    from policies import load_policy
+    from rlmusic.models.checkpoint import load_checkpoint
+
+    entropy = {}
+    for coef in (0.0, 1.0):
+        start = load_checkpoint(trained_run, load_policy)
+        ref = load_checkpoint(trained_run, load_policy).policy
+        out = tmp_path / f"ppo{coef}"
+        cfg = load_config(None, {"ppo": {"out_dir": str(out), "updates": 6, "batch_size": 8, "minibatch_size": 8,
+                                         "max_new_tokens": 24, "prompt": "bos", "epochs": 2, "lr": 3e-3,
+                                         "ent_coef": coef, "reward": "repetition"},
+                                 "model": start.meta["config"]["model"]})
+        finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False)
+        rows = read_metrics(out)
+        entropy[coef] = np.mean([r["objective/entropy"] for r in rows[-2:]])
+    assert entropy[1.0] > entropy[0.0] + 0.05, entropy
