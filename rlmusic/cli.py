@@ -323,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rlmusic: interrupted; a run continues from its newest checkpoint with --resume", file=sys.stderr)
         return 130
+    finally:
+        # A process group left to the interpreter's teardown can abort a finished run: gloo's
+        # worker threads still hold work when Python finalizes (SIGABRT, "terminate called
+        # without an active exception"). Each process closes its own; no collective is needed.
+        dist = sys.modules.get("torch.distributed")
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
