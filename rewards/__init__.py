@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rewards.band import band, pitch_entropy, scale
 from rewards.jazz_clf import jazz_clf
+from rewards.metric_match import metric_match
 from rewards.repetition import repetition
 from rewards.rl_tuner import autocorrelation, in_key, leaps_resolved, motif, repeated_motif, tonic, unique_extrema
 
@@ -26,6 +27,7 @@ REWARDS = {
     "repeated_motif": repeated_motif,
     "autocorrelation": autocorrelation,
     "jazz_clf": jazz_clf,
+    "metric_match": metric_match,
     "band:": band,
 }
 

@@ -46,7 +46,8 @@ def row(path: str) -> dict:
         "reward <= real": a["jazz_probability"] <= r["jazz_probability"],
         "repeated <= 0.5%": a["repeated_notes"] <= 0.005,
         "distinct-4 0.8x": a["distinct_4"] >= 0.8 * b["distinct_4"],
-        "no 8-bar copy": a["copy/share_8_bars"] == 0,
+        # None: not measured (`rlmusic metrics --no-copies`)
+        "no 8-bar copy": a["copy/share_8_bars"] == 0 if "copy/share_8_bars" in a else None,
         "8 bars": a["length/share_8_bars"] == 1,
     }
     return {"run": path, "judge": (b["judge/p_jazz"], a["judge/p_jazz"], r["judge/p_jazz"]),
@@ -55,7 +56,7 @@ def row(path: str) -> dict:
             "frechet": (dist[before]["frechet"], dist[after]["frechet"]),
             "overlap": (dist[before]["overlap_mean"], dist[after]["overlap_mean"]),
             "unseen": (dist[before].get("overlap_unseen"), dist[after].get("overlap_unseen")),
-            "bars": (a["length/median_bars"], a["length/share_8_bars"]), "copy_bars": a["copy/longest_bars"],
+            "bars": (a["length/median_bars"], a["length/share_8_bars"]), "copy_bars": a.get("copy/longest_bars", float("nan")),
             "goals": goals, "alarms": [x for x in d["alarms"] if x.startswith(after)],
             # rlmusic metrics writes them; a JSON from before it did is measured here
             "separating": (d.get("separating_metrics") or {}).get(after)
@@ -73,7 +74,8 @@ def main() -> None:
               + f", all three {r['all_three']:.0%}\n  overlap/mean {o[0]:.3f} -> {o[1]:.3f}{unseen}; Frechet "
               f"{f[0]:.1f} -> {f[1]:.1f}; two-sample AUC {r['auc']:.3f}\n  bars: median {r['bars'][0]:.0f}, "
               f"{r['bars'][1]:.0%} at least 8; longest copy {r['copy_bars']:.0f} bars\n  goals: "
-              + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in r["goals"].items())
+              + ", ".join(f"{k} {'not measured' if v is None else 'met' if v else 'NOT met'}"
+                          for k, v in r["goals"].items())
               + "\n  alone, the metrics that tell it from real jazz most (AUC): "
               + ", ".join(f"{k} {v:.2f}" for k, v in r["separating"][:8])
               + f"\n  alarms: {len(r['alarms'])}")

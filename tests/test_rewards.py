@@ -70,6 +70,7 @@ def _ids(tok, pitches):
 
 
 BANDS = {name: (0.5, 2.0) for name in METRICS}  # a band for every metric
+TARGET = {name: [0.5, 1.0, 2.0] for name in METRICS}  # metric_match's target windows, three of them
 
 
 def _names() -> list[str]:
@@ -81,7 +82,7 @@ def _names() -> list[str]:
 def test_every_reward_scores_a_batch_within_its_range(tok):
     batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), [], [5, 5, 5]], tok)
     for name in _names():
-        fn = build_reward(name, REWARDS, bands=BANDS).terms[0][0]
+        fn = build_reward(name, REWARDS, bands=BANDS, reference_metrics=TARGET).terms[0][0]
         scores = fn(batch)
         assert fn.name == name and len(scores) == 4
         lo, hi = fn.range
@@ -96,11 +97,11 @@ def test_every_reward_pickles_and_scores_the_same_after(tok):
 
     batch = RewardBatch([_ids(tok, [60] * 12), _ids(tok, [60, 64, 67, 72, 71, 67, 64, 62]), []], tok)
     for name in _names():
-        fn = build_reward(name, REWARDS, bands=BANDS).terms[0][0]
+        fn = build_reward(name, REWARDS, bands=BANDS, reference_metrics=TARGET).terms[0][0]
         again = pickle.loads(pickle.dumps(fn))
         assert (again.name, again.range, again.__name__) == (fn.name, fn.range, name)
         assert again(batch) == fn(batch), name
-    spec = build_reward(",".join(_names()), REWARDS, bands=BANDS)
+    spec = build_reward(",".join(_names()), REWARDS, bands=BANDS, reference_metrics=TARGET)
     assert pickle.loads(pickle.dumps(spec))(batch)[0].tolist() == spec(batch)[0].tolist()
 
 
@@ -111,7 +112,7 @@ def test_batch_decodes_once(tok, monkeypatch):
     real = R.decode_ids
     monkeypatch.setattr(R, "decode_ids", lambda *a: calls.append(1) or real(*a))
     batch = RewardBatch([_ids(tok, [60, 62, 64, 65])] * 3, tok)
-    build_reward(",".join(_names()), REWARDS, bands=BANDS)(batch)
+    build_reward(",".join(_names()), REWARDS, bands=BANDS, reference_metrics=TARGET)(batch)
     assert len(calls) == 3
 
 
@@ -133,6 +134,7 @@ def test_spec_parser_and_weighted_total(tok):
     ("repetition,repetition=2", "named twice"),
     ("", "no reward given"),
     ("jazz_clf", "needs a discriminator"),
+    ("metric_match", "needs the target's metric values"),
 ])
 def test_spec_errors(spec, message):
     with pytest.raises(RLMusicError, match=message):
@@ -152,6 +154,44 @@ def test_band_family_scores_any_metric_by_name(tok):
         build_reward("band:polyphony", REWARDS)
     assert reward_needs("repetition,band:polyphony,jazz_clf", REWARDS) == {"bands", "discriminator"}
     assert reward_needs("repetition,tonic", REWARDS) == set()
+    assert reward_needs("metric_match,band:polyphony", REWARDS) == {"reference_metrics", "bands"}
+
+
+def _walk(rng, start: int, n: int = 16):
+    """A one-note-a-beat line moving by steps of one or two semitones."""
+    return mono([int(x) for x in start + np.cumsum(np.r_[0, rng.choice([-2, -1, 1, 2], size=n - 1)])])
+
+
+def test_metric_match_ranks_samples_by_how_like_the_target_their_metrics_are():
+    """Target: 40 stepwise lines. A new stepwise line scores above one note repeated, which
+    scores above octave-and-more leaps (further from the target on range, intervals and
+    pitch classes); the critic, refit with each batch in its memory, lowers them all."""
+    from types import SimpleNamespace
+
+    from rewards.metric_match import MetricMatch
+
+    rng = np.random.default_rng(0)
+    target = [_walk(rng, 55 + k % 12) for k in range(40)]
+    fn = MetricMatch({n: [float(METRICS[n](p)) for p in target] for n in METRICS})
+    assert "melody_interval" in fn.names and "polyphony" not in fn.names  # every target line is one voice
+    batch = SimpleNamespace(pieces=[_walk(rng, 60), mono([60] * 16), mono([40, 80] * 8)])
+    first = fn(batch)
+    assert 1 > first[0] > first[1] > first[2] > 0
+    assert all(b < a for a, b in zip(first, fn(batch)))  # twice in the memory: surer they are not target
+
+
+def test_metric_match_fills_undefined_metrics_with_the_target_median_and_drops_constant_ones():
+    from rewards.metric_match import MetricMatch
+
+    fn = MetricMatch({"pitch_range": [10.0, 12.0, 20.0, 14.0], "polyphony": [1.0] * 4,
+                      "chord_fit": [float("nan"), 0.5, 0.7, 0.9]})
+    assert fn.names == ["pitch_range", "chord_fit"]
+    assert fn.fill.tolist() == [13.0, 0.7] and fn.mean.tolist() == pytest.approx([14.0, 0.7])
+    silence = mono([])  # no chords: chord fit undefined, the target's median; pitch range 0
+    assert np.isnan(METRICS["chord_fit"](silence)) and METRICS["pitch_range"](silence) == 0
+    assert fn.vectors([silence])[0].tolist() == pytest.approx([(0 - 14) / np.std([10, 12, 20, 14]), 0.0])
+    with pytest.raises(RLMusicError, match="some metric varies"):
+        MetricMatch({"polyphony": [1.0] * 4})
 
 
 def test_rewards_declare_the_metrics_they_score():
@@ -215,7 +255,7 @@ def test_band_quantiles_narrow_some_bands_and_keep_the_rest(folk_dir, cache_dir)
     from rlmusic.data.corpus import tokenize_folder
     from rlmusic.data.tokens import build_tokenizer
     from rlmusic.music.bands import corpus_bands
-    from rlmusic.train.finetune import reward_bands
+    from rlmusic.train.finetune import reward_bands, reward_reference_metrics
 
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
@@ -225,6 +265,9 @@ def test_band_quantiles_narrow_some_bands_and_keep_the_rest(folk_dir, cache_dir)
     middle = corpus_bands(corpus, tok, (0.25, 0.75), window=64)
     assert bands["pitch_class_entropy"] == middle["pitch_class_entropy"] != wide["pitch_class_entropy"]
     assert bands["notes_per_bar"] == wide["notes_per_bar"]
+    # metric_match's target: the very windows the bands are quantiles of
+    values = reward_reference_metrics(pc, corpus, tok)["pitch_class_entropy"]
+    assert (np.quantile(values, 0.05), np.quantile(values, 0.95)) == pytest.approx(wide["pitch_class_entropy"])
     with pytest.raises(RLMusicError, match="'nope' is not a metric"):
         reward_bands(PPOConfig(max_new_tokens=64, band_quantiles={"nope": [0.2, 0.8]}), corpus, tok)
     with pytest.raises(RLMusicError, match="ppo.band_quantiles.chord_fit must be"):

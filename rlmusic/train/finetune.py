@@ -26,7 +26,7 @@ from rlmusic.data.prompts import openings_for
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, reopen_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
-from rlmusic.music.bands import corpus_bands
+from rlmusic.music.bands import corpus_bands, metric_values
 from rlmusic.music.scramble import jazz_of
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
@@ -56,6 +56,13 @@ def reward_bands(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, tuple[fl
                                f"{', '.join(sorted(bands))}")
         bands[metric] = at((float(q[0]), float(q[1])))[metric]
     return bands
+
+
+def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, list[float]]:
+    """{metric: its value on each target window}: the windows :func:`reward_bands` measures."""
+    if pc.target:
+        return metric_values(source, tokenizer, split="all", window=pc.max_new_tokens)
+    return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
 
 
 def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugins, policy: str | None = None,
@@ -95,11 +102,13 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
             disc = load_discriminator(discriminator)
         disc.check_tokenizer(tokenizer, f"the policy {policy}")
     target = tokenize_folder(Path(cfg.ppo.target), tokenizer, cfg.data) if cfg.ppo.target else None
-    needs_corpus = (cfg.ppo.prompt == "corpus" or "bands" in needs) and target is None or \
+    needs_corpus = (cfg.ppo.prompt == "corpus" or needs & {"bands", "reference_metrics"}) and target is None or \
         cfg.ppo.refresh_every and cfg.ppo.refresh_from.startswith("corpus:")
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
-    bands = reward_bands(cfg.ppo, target if target is not None else corpus, tokenizer) if "bands" in needs else None
-    reward_fn = spec.build(bands=bands, discriminator=disc)
+    source = target if target is not None else corpus
+    bands = reward_bands(cfg.ppo, source, tokenizer) if "bands" in needs else None
+    reference_metrics = reward_reference_metrics(cfg.ppo, source, tokenizer) if "reference_metrics" in needs else None
+    reward_fn = spec.build(bands=bands, discriminator=disc, reference_metrics=reference_metrics)
     openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(discriminator) if disc is not None else None,
