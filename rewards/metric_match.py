@@ -12,8 +12,9 @@ what the critic weighs next.
 Range [0, 1]. The target's vectors are the windows the band rewards are measured on (the
 corpus's pieces named by ``ppo.bands_from``, or ``ppo.target``), as long as the rollouts. A
 metric undefined on a piece (NaN) takes the target's median, so a sample without a bass line
-is judged on the rest. The critic's memory of recent samples is not checkpointed: a resumed
-run starts it empty and refills it within ``memory / batch`` updates.
+is judged on the rest. The critic's memory of recent samples goes into the checkpoint, so a
+resumed run scores as the uninterrupted one; on several processes each remembers its own
+rollouts, and the checkpoint keeps the main process's.
 
 Example::
 
@@ -74,6 +75,13 @@ class MetricMatch:
         critic = LogisticRegression(C=self.c, class_weight="balanced", max_iter=1000)
         critic.fit(np.vstack([fake, self.reference]), np.r_[np.zeros(len(fake)), np.ones(len(self.reference))])
         return [float(p) for p in critic.predict_proba(x)[:, 1]]
+
+    def state(self) -> dict:
+        return {"memory": [list(map(float, v)) for v in self.memory]}
+
+    def restore(self, state: dict) -> None:
+        self.memory.clear()
+        self.memory.extend(np.asarray(v, float) for v in state.get("memory", []))
 
     def __repr__(self) -> str:
         return f"MetricMatch({len(self.names)} metrics, {len(self.reference)} target windows, memory {self.memory.maxlen})"

@@ -56,6 +56,10 @@ class Reward(Protocol):
 
     def __call__(self, batch: RewardBatch) -> list[float]: ...
 
+    # A reward that learns as the run goes (``metric_match``'s critic remembers recent samples)
+    # may also define ``state() -> dict`` of plain lists and numbers and ``restore(state)``: the
+    # checkpoint keeps it, so a resumed run scores as the uninterrupted one would.
+
 
 def reward(name: str, low: float, high: float) -> Callable[[Callable], Reward]:
     """Decorator: give a per-batch scoring function its ``name`` and ``range``."""
@@ -161,6 +165,16 @@ class WeightedReward:
             parts[fn.name] = raw
             total += w * raw
         return total, parts
+
+    def state(self) -> dict[str, dict]:
+        """{name: state} of the rewards that keep one (``state()``), for the checkpoint."""
+        return {fn.name: fn.state() for fn, _ in self.terms if callable(getattr(fn, "state", None))}
+
+    def restore(self, state: Mapping[str, dict] | None) -> None:
+        """Give each reward that keeps a state its part of ``state`` (a checkpoint's)."""
+        for fn, _ in self.terms:
+            if state and fn.name in state and callable(getattr(fn, "restore", None)):
+                fn.restore(state[fn.name])
 
     def log_values(self, parts: Mapping[str, np.ndarray]) -> dict[str, float]:
         """``reward/<name>`` (raw mean) and ``reward/<name>_weighted`` for a logger."""

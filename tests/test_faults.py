@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ from rlmusic.data.corpus import prepare_corpus
 from rlmusic.data.tokens import special_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import list_checkpoints, load_checkpoint
+from rlmusic.music.metrics import METRICS
 from rlmusic.reward_contract import WeightedReward, build_reward, reward
 from rlmusic.train.ppo import STATE_SCHEMA, finetune
 from rlmusic.train.pretrain import STATE_SCHEMA as PRETRAIN_STATE
@@ -69,14 +71,20 @@ def _ppo_setup(tmp_path, trained_run, out, updates, **ppo):
     return cfg, start, reference
 
 
-def test_ppo_resume_matches_a_straight_run(tmp_path, trained_run):
+# metric_match's critic learns from the rollouts it has seen: resuming must give it its memory.
+TARGET = {name: np.random.default_rng(i).uniform(0, 3, 40).tolist() for i, name in enumerate(METRICS)}
+
+
+@pytest.mark.parametrize("spec", ["repetition,tonic", "repetition,metric_match"])
+def test_ppo_resume_matches_a_straight_run(tmp_path, trained_run, spec):
     cfg, start, ref = _ppo_setup(tmp_path, trained_run, tmp_path / "a", 4)
-    finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition,tonic", REWARDS), progress=False)
+    finetune(cfg, start.policy, ref, start.tokenizer, build_reward(spec, REWARDS, reference_metrics=TARGET),
+             progress=False)
     (tmp_path / "b").mkdir()
     shutil.copytree(tmp_path / "a" / "checkpoint-000002", tmp_path / "b" / "checkpoint-000002")
     half = load_checkpoint(tmp_path / "b", load_policy)
     cfg_b, _, ref_b = _ppo_setup(tmp_path, trained_run, tmp_path / "b", 4)
-    finetune(cfg_b, half.policy, ref_b, half.tokenizer, build_reward("repetition,tonic", REWARDS),
+    finetune(cfg_b, half.policy, ref_b, half.tokenizer, build_reward(spec, REWARDS, reference_metrics=TARGET),
              resume_state=half.training_state(STATE_SCHEMA), progress=False)
     a, b = load_checkpoint(tmp_path / "a", load_policy), load_checkpoint(tmp_path / "b", load_policy)
     assert a.meta["update"] == b.meta["update"] == 4

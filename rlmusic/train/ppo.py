@@ -246,6 +246,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         else Refresher(refresh, pc.refresh_every)
     if refresher is not None and resume_state is not None:
         refresher.restore(resume_state.get("refresh_buffer"))
+    if resume_state is not None:
+        reward_fn.restore(resume_state.get("reward_state"))
     many = accelerator.num_processes > 1
 
     def everywhere(ok: bool) -> bool:
@@ -260,7 +262,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:  # one writer; every rank holds the same weights
             state = {"optimizer": optimizer.state_dict(), "kl_coef": kl_ctl.value, "update": update,
-                     "refresh_buffer": refresher.state() if refresher is not None else []}
+                     "refresh_buffer": refresher.state() if refresher is not None else [],
+                     "reward_state": reward_fn.state()}
             save_checkpoint(pc.out_dir, update, accelerator.unwrap_model(model), tokenizer,
                             meta | {"update": update, "kl_coef": kl_ctl.value}, state,
                             keep_last=pc.keep_last, companions=companions)
