@@ -9,6 +9,10 @@ windows (label 1), scores each sample with its probability of being target music
 co-evolves with the policy by construction: whatever still separates the latest samples is
 what the critic weighs next.
 
+With it in the reward, the two-sample AUC and Fréchet distance of ``rlmusic metrics`` are what
+the policy trained against, no longer a yardstick it never saw (``rlmusic metrics`` says so in
+an alarm line); the judge and the scramble test stay outside it.
+
 Range [0, 1]. The target's vectors are the windows the band rewards are measured on (the
 corpus's pieces named by ``ppo.bands_from``, or ``ppo.target``), as long as the rollouts. A
 metric undefined on a piece (NaN) takes the target's median, so a sample without a bass line

@@ -82,6 +82,14 @@ def test_overlap_unseen_leaves_out_what_any_compared_reward_scores():
         assert s["distance_to_reference"][label]["overlap_unseen"] == float(np.mean(kept))
         assert len(kept) < len([v for n, v in overlap.items() if n != "mean" and not math.isnan(v)])
     assert math.isnan(unseen_overlap({"mean": 0.5, "x": 0.2}, frozenset({"x"})))
+    assert not [a for a in s["alarms"] if "trained against" in a]
+    # a reward reading every metric (metric_match) has trained against the whole-vector distances
+    from rewards import REWARDS
+    from rlmusic.reward_contract import metrics_read
+
+    every = frozenset(metrics_read("repetition,metric_match", REWARDS))
+    s = summarise([Column("a", [p] * 8, reward_reads=every), Column("b", [q] * 8)], ref)
+    assert [a.split(":")[0] for a in s["alarms"] if "trained against" in a] == ["a"]
 
 
 def test_length_in_bars_per_column():

@@ -203,6 +203,13 @@ def summarise(columns: list[Column], reference: Column | None, names: list[str] 
                "inside_reference_band": inside, "bands": bands if reference is not None else {},
                "per_piece": per_piece, "skipped": {c.label: c.skipped for c in everyone if c.skipped}}
     summary["alarms"] = alarms(summary)
+    if reference is not None:
+        # A reward that scores every metric (metric_match's critic is the two-sample test
+        # itself) has trained against the whole-vector distances: they no longer measure what
+        # no reward sees, and a low AUC there is the reward's own figure.
+        summary["alarms"] += [f"{c.label}: its reward scores every metric measured here, so the two-sample AUC and "
+                              f"the Frechet distance are what it trained against, not a yardstick it never saw"
+                              for c in columns if c.reward_reads and set(names) <= c.reward_reads]
     return summary
 
 
