@@ -66,3 +66,19 @@ def test_a_two_process_run_resumes(two_ranks, tmp_path, cache_dir):
     assert a["lm"] == b["lm"] and a["disc"] == b["disc"] and len(a["scores"]) == 2  # updates 5 and 6 only
     assert a["checkpoints_written"] == [6] and b["checkpoints_written"] == []
     assert json.loads((run / "checkpoint-000006" / "rlmusic.json").read_text())["update"] == 6
+
+
+def test_the_cli_closes_its_process_group_on_every_exit(tmp_path):
+    """A process group nobody destroys is freed during interpreter teardown, where gloo can abort
+    a finished run (SIGABRT after the last update, seen on CI); ``main`` closes it, error or not."""
+    import torch.distributed as dist
+
+    from rlmusic.cli import main
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        assert main(["generate", str(tmp_path / "no such checkpoint")]) == 2  # a one-line error
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
