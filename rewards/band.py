@@ -27,20 +27,24 @@ import math
 
 from rlmusic.errors import RLMusicError
 from rlmusic.music.metrics import METRICS
-from rlmusic.reward_contract import per_piece, reads
+from rlmusic.reward_contract import RewardBatch, reads
 
 
-class BandScore:
-    """``band_score`` of one metric against a fixed band: a picklable per-piece score."""
+class Band:
+    """``band_score`` of one metric against a fixed band, per sample (a picklable reward object).
+    It reads the batch's measured metric (``RewardBatch.metric``), so rewards reading the same
+    metric measure it once."""
 
-    def __init__(self, metric: str, low: float, high: float):
+    def __init__(self, name: str, metric: str, low: float, high: float):
+        self.name = self.__name__ = name  # TRL logs reward functions by __name__
+        self.range = (-1.0, 0.0)
         self.metric, self.low, self.high = metric, float(low), float(high)
 
-    def __call__(self, piece) -> float:
-        return band_score(METRICS[self.metric](piece), self.low, self.high)
+    def __call__(self, batch: RewardBatch) -> list[float]:
+        return [band_score(v, self.low, self.high) for v in batch.metric(self.metric).tolist()]
 
     def __repr__(self) -> str:
-        return f"BandScore({self.metric!r}, {self.low}, {self.high})"
+        return f"Band({self.name!r}, {self.metric!r}, {self.low}, {self.high})"
 
 
 def band_score(value: float, low: float, high: float) -> float:
@@ -61,7 +65,7 @@ def band(metric: str, bands: dict | None = None, name: str | None = None):
         raise RLMusicError(f"the band:{metric} reward needs the target band of {metric} "
                            f"(the finetune command measures it on the corpus, or on ppo.bands_from)")
     low, high = bands[metric]
-    return per_piece(name or f"band:{metric}", -1.0, 0.0, BandScore(metric, low, high))
+    return Band(name or f"band:{metric}", metric, low, high)
 
 
 @reads("pitch_class_entropy")

@@ -64,16 +64,16 @@ class MetricMatch:
         self.memory: deque = deque(maxlen=memory)
         self.c = c
 
-    def vectors(self, pieces) -> np.ndarray:
-        """(pieces, metrics) standardised by the target's mean and spread, NaN as its median."""
-        x = np.array([[METRICS[n](p) for n in self.names] for p in pieces], float).reshape(-1, len(self.names))
+    def vectors(self, batch: RewardBatch) -> np.ndarray:
+        """(samples, metrics) standardised by the target's mean and spread, NaN as its median."""
+        x = np.stack([batch.metric(n) for n in self.names], axis=1).reshape(-1, len(self.names))
         x = np.where(np.isnan(x), self.fill, x)
         return (x - self.mean) / self.sd
 
     def __call__(self, batch: RewardBatch) -> list[float]:
         from sklearn.linear_model import LogisticRegression
 
-        x = self.vectors(batch.pieces)
+        x = self.vectors(batch)
         self.memory.extend(x)
         fake = np.array(self.memory)
         critic = LogisticRegression(C=self.c, class_weight="balanced", max_iter=1000)

@@ -19,6 +19,7 @@ import numpy as np
 
 from rlmusic.data.tokens import DecodeReport, decode_ids
 from rlmusic.errors import RLMusicError
+from rlmusic.music.metrics import METRICS
 from rlmusic.music.piece import Piece, piece_from_score
 
 
@@ -29,6 +30,14 @@ class RewardBatch:
         self.ids = [list(map(int, x)) for x in ids]
         self.tokenizer = tokenizer
         self.prompts = prompts
+
+    @classmethod
+    def from_pieces(cls, pieces: Sequence[Piece]) -> RewardBatch:
+        """A batch of pieces already read (no token ids): for rewards that score pieces, such
+        as the band rewards, ``metric_match`` and ``repetition``, on music from anywhere."""
+        batch = cls([[] for _ in pieces], tokenizer=None)
+        batch.__dict__["decoded"] = [(p, DecodeReport(0, 0, len(p.pitch))) for p in pieces]
+        return batch
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,6 +57,14 @@ class RewardBatch:
     @property
     def reports(self) -> list[DecodeReport]:
         return [r for _, r in self.decoded]
+
+    def metric(self, name: str) -> np.ndarray:
+        """(B,) ``rlmusic.music.metrics.METRICS[name]`` of each piece, measured once per batch:
+        the demo's nine band rewards and ``metric_match`` read the same values."""
+        cache = self.__dict__.setdefault("_metrics", {})
+        if name not in cache:
+            cache[name] = np.array([METRICS[name](p) for p in self.pieces], dtype=float)
+        return cache[name]
 
 
 class Reward(Protocol):

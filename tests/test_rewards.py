@@ -116,6 +116,25 @@ def test_batch_decodes_once(tok, monkeypatch):
     assert len(calls) == 3
 
 
+def test_each_metric_is_measured_once_per_batch_however_many_rewards_read_it(tok, monkeypatch):
+    """The band rewards and metric_match read chord fit from the batch: three pieces, three
+    measurements, and the same scores as measuring it afresh for each reward."""
+    calls = []
+    real = METRICS["chord_fit"]
+    monkeypatch.setitem(METRICS, "chord_fit", lambda p: calls.append(1) or real(p))
+    spec = "band:chord_fit,metric_match"
+    # C-E-G (fit 1), then the cluster C-C#-D (no chord of the vocabulary holds more than two of
+    # them: fit 2/3): chord fit 5/6; the single lines have no chord (undefined)
+    chords = piece_from_arrays([0, 0, 0, 480, 480, 480], [480] * 6, [60, 64, 67, 60, 61, 62])
+    pieces = [chords, mono([60, 62, 64, 65]), mono([])]
+    total, parts = build_reward(spec, REWARDS, bands={"chord_fit": (0.9, 1.0)}, reference_metrics=TARGET)(
+        RewardBatch.from_pieces(pieces))
+    assert len(calls) == len(pieces)
+    fresh = [band_score(real(p), 0.9, 1.0) for p in pieces]
+    assert parts["band:chord_fit"].tolist() == fresh
+    assert fresh == pytest.approx([-(0.9 - 5 / 6) / 0.1, -1.0, -1.0])
+
+
 def test_spec_parser_and_weighted_total(tok):
     assert parse_reward_spec("repetition,jazz_clf") == [("repetition", 1.0), ("jazz_clf", 1.0)]
     assert parse_reward_spec("repetition=1.0, pitch_entropy=0.3,jazz_clf=0.5") == [
@@ -166,15 +185,13 @@ def test_metric_match_ranks_samples_by_how_like_the_target_their_metrics_are():
     """Target: 40 stepwise lines. A new stepwise line scores above one note repeated, which
     scores above octave-and-more leaps (further from the target on range, intervals and
     pitch classes); the critic, refit with each batch in its memory, lowers them all."""
-    from types import SimpleNamespace
-
     from rewards.metric_match import MetricMatch
 
     rng = np.random.default_rng(0)
     target = [_walk(rng, 55 + k % 12) for k in range(40)]
     fn = MetricMatch({n: [float(METRICS[n](p)) for p in target] for n in METRICS})
     assert "melody_interval" in fn.names and "polyphony" not in fn.names  # every target line is one voice
-    batch = SimpleNamespace(pieces=[_walk(rng, 60), mono([60] * 16), mono([40, 80] * 8)])
+    batch = RewardBatch.from_pieces([_walk(rng, 60), mono([60] * 16), mono([40, 80] * 8)])
     first = fn(batch)
     stepwise, repeated, leaps = first
     assert stepwise > 5 * repeated  # 0.161 against 0.013 when written
@@ -191,7 +208,7 @@ def test_metric_match_fills_undefined_metrics_with_the_target_median_and_drops_c
     assert fn.fill.tolist() == [13.0, 0.7] and fn.mean.tolist() == pytest.approx([14.0, 0.7])
     silence = mono([])  # no chords: chord fit undefined, the target's median; pitch range 0
     assert np.isnan(METRICS["chord_fit"](silence)) and METRICS["pitch_range"](silence) == 0
-    assert fn.vectors([silence])[0].tolist() == pytest.approx([(0 - 14) / np.std([10, 12, 20, 14]), 0.0])
+    assert fn.vectors(RewardBatch.from_pieces([silence]))[0].tolist() == pytest.approx([(0 - 14) / np.std([10, 12, 20, 14]), 0.0])
     with pytest.raises(RLMusicError, match="some metric varies"):
         MetricMatch({"polyphony": [1.0] * 4})
 
