@@ -30,6 +30,7 @@ class RewardBatch:
         self.ids = [list(map(int, x)) for x in ids]
         self.tokenizer = tokenizer
         self.prompts = prompts
+        self._metrics: dict[str, np.ndarray] = {}  # metric name -> its value on each piece
 
     @classmethod
     def from_pieces(cls, pieces: Sequence[Piece]) -> RewardBatch:
@@ -61,10 +62,9 @@ class RewardBatch:
     def metric(self, name: str) -> np.ndarray:
         """(B,) ``rlmusic.music.metrics.METRICS[name]`` of each piece, measured once per batch:
         the demo's nine band rewards and ``metric_match`` read the same values."""
-        cache = self.__dict__.setdefault("_metrics", {})
-        if name not in cache:
-            cache[name] = np.array([METRICS[name](p) for p in self.pieces], dtype=float)
-        return cache[name]
+        if name not in self._metrics:
+            self._metrics[name] = np.array([METRICS[name](p) for p in self.pieces], dtype=float)
+        return self._metrics[name]
 
 
 class Reward(Protocol):
