@@ -56,12 +56,18 @@ def corpus_bands(corpus: Corpus, tokenizer, quantiles: tuple[float, float] = (0.
     """{metric: (low, high)} quantiles of every metric over a split (its pieces named with
     ``select`` only, if given), each piece cut to a ``window`` of tokens (0: whole pieces) so the
     band describes music as long as the samples."""
+    return bands_of(metric_values(corpus, tokenizer, max_pieces, select, window, split), quantiles)
+
+
+def bands_of(values: dict[str, list[float]], quantiles: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} quantiles of each metric's values, NaN left out; a metric NaN on
+    every piece has no band."""
     bands = {}
-    for name, values in metric_values(corpus, tokenizer, max_pieces, select, window, split).items():
-        values = np.asarray(values, float)
-        values = values[~np.isnan(values)]
-        if len(values):
-            bands[name] = (float(np.quantile(values, quantiles[0])), float(np.quantile(values, quantiles[1])))
+    for name, v in values.items():
+        v = np.asarray(v, float)
+        v = v[~np.isnan(v)]
+        if len(v):
+            bands[name] = (float(np.quantile(v, quantiles[0])), float(np.quantile(v, quantiles[1])))
     return bands
 
 

@@ -26,7 +26,7 @@ from rlmusic.data.prompts import openings_for
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, reopen_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
-from rlmusic.music.bands import corpus_bands, metric_values
+from rlmusic.music.bands import bands_of, metric_values
 from rlmusic.music.scramble import jazz_of
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
@@ -39,30 +39,27 @@ from rlmusic.train.refresh import Refresher, refresh_discriminator
 SCRAMBLED_PIECES = 256
 
 
+def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, list[float]]:
+    """{metric: its value on each target window}, windows as long as the rollouts. ``source``:
+    the target folder (all its pieces, whole: a small folder has few) or the corpus (its
+    training pieces named by ``pc.bands_from``). The band rewards and ``metric_match`` read them."""
+    if pc.target:
+        return metric_values(source, tokenizer, split="all", window=pc.max_new_tokens)
+    return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
+
+
 def reward_bands(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, tuple[float, float]]:
     """The band rewards' {metric: (low, high)}: ``pc.band_low``-``pc.band_high`` quantiles of the
-    source's windows as long as the rollouts, and ``pc.band_quantiles`` where a metric has its own.
-    ``source``: the target folder (all its pieces, whole: a small folder has few) or the corpus
-    (its training pieces named by ``pc.bands_from``)."""
-    def at(quantiles: tuple[float, float]) -> dict[str, tuple[float, float]]:
-        if pc.target:
-            return corpus_bands(source, tokenizer, quantiles, split="all", window=pc.max_new_tokens)
-        return corpus_bands(source, tokenizer, quantiles, select=pc.bands_from, window=pc.max_new_tokens)
-
-    bands = at((pc.band_low, pc.band_high))
+    target windows (:func:`reward_reference_metrics`), and ``pc.band_quantiles`` where a metric
+    has its own."""
+    values = reward_reference_metrics(pc, source, tokenizer)
+    bands = bands_of(values, (pc.band_low, pc.band_high))
     for metric, q in pc.band_quantiles.items():
         if metric not in bands:
             raise RLMusicError(f"ppo.band_quantiles: {metric!r} is not a metric with a band; metrics: "
                                f"{', '.join(sorted(bands))}")
-        bands[metric] = at((float(q[0]), float(q[1])))[metric]
+        bands[metric] = bands_of({metric: values[metric]}, (float(q[0]), float(q[1])))[metric]
     return bands
-
-
-def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, list[float]]:
-    """{metric: its value on each target window}: the windows :func:`reward_bands` measures."""
-    if pc.target:
-        return metric_values(source, tokenizer, split="all", window=pc.max_new_tokens)
-    return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
 
 
 def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugins, policy: str | None = None,
