@@ -100,3 +100,22 @@ def test_score_round_trip():
     back = piece_from_score(C.score_from_piece(p))
     assert multiset(back.time, back.duration, back.pitch) == multiset(p.time, p.duration, p.pitch)
     assert back.bar_ticks == p.bar_ticks and back.tpq == p.tpq
+
+
+def _beats(p):
+    """Each beat's notes up to the last onset, as (onset within the beat, duration, pitch) lists."""
+    last = int(p.time.max() // p.tpq)
+    return [sorted(zip((p.time[m] % p.tpq).tolist(), p.duration[m].tolist(), p.pitch[m].tolist()))
+            for m in (p.time // p.tpq == b for b in range(last + 1))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shuffled_beats_are_the_pieces_own_beats_in_a_new_order(seed):
+    p = ii_v_i()  # 12 beats: the voicing struck on each bar's first beat, bass and melody on every beat
+    s = C.shuffled_beats(p, np.random.default_rng(seed))
+    src, out = _beats(p), _beats(s)
+    assert len(out) <= len(src) == 12
+    assert all(beat in src for beat in out)  # every beat is one of the piece's own, untransposed
+    assert out != src  # but not in the piece's order
+    assert s.bar_ticks == p.bar_ticks and s.tpq == p.tpq
+

@@ -150,3 +150,12 @@ def test_interrupted_training_and_cv_resume_to_the_uninterrupted_result(jazz_set
     assert main(["train-clf", "--out", str(run), "--resume"]) == 0
     out = capsys.readouterr().out
     assert "is complete at step 30" in out and "grouped CV (2 folds" in out
+
+
+def test_an_unknown_corruption_fails_before_anything_is_read(tmp_path, capsys):
+    out = tmp_path / "clf"
+    assert main(["train-clf", "--out", str(out), "clf.scrambled_kinds=[permuted_pitches, shuffled_bars]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlmusic: error: clf.scrambled_kinds: shuffled_bars is not a corruption; "
+                                               "choose from permuted_pitches, shuffled_onsets, spliced_bars, shuffled_beats")
+    assert not out.exists()

@@ -284,10 +284,16 @@ class ClfConfig:
     """Share of every training batch (and of every co-evolving refresh's) drawn from corrupted
     copies of the jazz training pieces, as negatives: pitches permuted among the notes, onsets
     shuffled within the bar, bars spliced from other pieces in other keys, half the voices
-    transposed (``rlmusic/music/corrupt.py``). Texture without harmony must read as not jazz; 0: off."""
+    transposed (``scrambled_kinds``). Texture without harmony must read as not jazz; 0: off."""
+    scrambled_kinds: list[str] = field(default_factory=lambda: ["permuted_pitches", "shuffled_onsets",
+                                                                "spliced_bars", "transposed_voices"])
+    """Which corruptions make those negatives (names of ``rlmusic.music.corrupt.CORRUPTIONS``,
+    in turn over the copies; the judge learns from the same default). The default leaves out
+    ``shuffled_beats``, which the scramble test measures all the same: a discriminator that also
+    learned from it heard it better, but PPO against it changed chord as often (docs/results.md)."""
     scrambled_copies: int = 1
-    """Corrupted copies of each jazz training piece (each corrupted afresh, the four kinds in
-    turn over all of them): with one, a hundred pieces give some 25 pitch-permuted copies, few
+    """Corrupted copies of each jazz training piece (each corrupted afresh, the kinds in
+    turn over all of them): with one, a hundred pieces give some 20 pitch-permuted copies, few
     enough to learn by heart rather than to learn what a permutation does."""
     generated_share: float = 0.2
     """With ``train-clf --generated DIR`` (a generator's samples): their share of every training

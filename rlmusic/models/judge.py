@@ -28,6 +28,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.music.corrupt import CORRUPTIONS
 from rlmusic.music.harmony import HARMONY_METRICS
 from rlmusic.music.piece import Piece, piece_from_arrays
+from rlmusic.music.scramble import NEGATIVES
 from rlmusic.music.texture import chord_changes_per_bar
 
 GRID = 12  # onset positions per beat: straight and swung eighths, sixteenths and triplets
@@ -182,7 +183,8 @@ def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool
                    only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) of ``per_piece`` random excerpts of each piece (of the pieces ``only``
     marks), and each row's piece index. ``corrupt``: each excerpt replaced by a corrupted copy,
-    the kinds of ``rlmusic.music.corrupt.CORRUPTIONS`` in turn (spliced bars drawn from all the excerpts)."""
+    the kinds the discriminator learns from by default (``clf.scrambled_kinds``) in turn
+    (spliced bars drawn from all the excerpts)."""
     rng = np.random.default_rng(seed)
     excerpts, owner = [], []
     for i, piece in enumerate(pieces):
@@ -191,7 +193,7 @@ def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool
                 excerpts.append(ex)
                 owner.append(i)
     if corrupt:
-        kinds = list(CORRUPTIONS.values())
+        kinds = [CORRUPTIONS[k] for k in NEGATIVES]
         excerpts = [kinds[n % len(kinds)](ex, rng, excerpts) for n, ex in enumerate(excerpts)]
     rows, kept = [], []
     for ex, i in zip(excerpts, owner):

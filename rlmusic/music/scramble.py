@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from rlmusic.config.sections import ClfConfig
 from rlmusic.data.tokens import decode_ids, encode_score
 from rlmusic.music.corrupt import CORRUPTIONS, corrupt, score_from_piece
 from rlmusic.music.piece import Piece, piece_from_arrays, piece_from_score
 
+NEGATIVES = tuple(ClfConfig().scrambled_kinds)  # the kinds the models learn from by default
 EXCERPT_BEATS = 40  # ten bars of 4/4: long enough for a progression, short like a sample
 Scorer = Callable[[list[Piece]], np.ndarray]
 
@@ -85,7 +87,7 @@ def pieces_of_ids(tokenizer, pieces: Sequence[Sequence[int]]) -> list[Piece]:
 
 
 def corrupted_pieces(tokenizer, pieces: Sequence[Sequence[int]], seed: int,
-                     kinds: Sequence[str] = tuple(CORRUPTIONS), min_tokens: int = 16,
+                     kinds: Sequence[str] = NEGATIVES, min_tokens: int = 16,
                      max_pieces: int = 0) -> list[np.ndarray]:
     """Token pieces -> one corrupted copy of each (of ``max_pieces`` of them drawn at random,
     when given), its kind drawn in turn from ``kinds`` (so every kind is about equally common),
@@ -105,8 +107,9 @@ def corrupted_pieces(tokenizer, pieces: Sequence[Sequence[int]], seed: int,
     return out
 
 
-def jazz_of(data, tokenizer, seed: int, max_pieces: int = 0, copies: int = 1) -> list[np.ndarray]:
+def jazz_of(data, tokenizer, seed: int, max_pieces: int = 0, copies: int = 1,
+            kinds: Sequence[str] = NEGATIVES) -> list[np.ndarray]:
     """Corrupted copies of the jazz pieces of labelled pieces (``rlmusic.data.labelled.Labelled``),
-    ``copies`` of each (each corrupted afresh, the kinds in turn over all of them)."""
+    ``copies`` of each (each corrupted afresh, the ``kinds`` in turn over all of them)."""
     jazz = [p for p, y in zip(data.pieces, data.labels) if y == 1]
-    return corrupted_pieces(tokenizer, jazz * copies, seed, max_pieces=max_pieces)
+    return corrupted_pieces(tokenizer, jazz * copies, seed, kinds=kinds, max_pieces=max_pieces)

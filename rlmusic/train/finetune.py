@@ -27,6 +27,7 @@ from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, reopen_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
 from rlmusic.music.bands import bands_of, metric_values
+from rlmusic.music.corrupt import check_kinds
 from rlmusic.music.scramble import jazz_of
 from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
@@ -68,6 +69,7 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
     checkpoint (None: the run was already complete)."""
     overrides = merge_overrides(overrides)
     cfg = load_config(resolve_config_path(config), overrides)
+    check_kinds(cfg.clf.scrambled_kinds, "clf.scrambled_kinds")
     out_dir = Path(cfg.ppo.out_dir)
     newest, prior, resumed = reopen_run(out_dir, resume, overrides)
     resume_state, meta, run = None, {}, None
@@ -160,9 +162,10 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
     matched = [p for p, y in zip(train.pieces, train.labels) if y == 1]
     scrambled = held_scrambled = None
     if cfg.clf.scrambled_share:  # texture without harmony stays "not jazz" through every refresh
-        scrambled = jazz_of(train, own, cfg.ppo.seed, max_pieces=SCRAMBLED_PIECES)
+        scrambled = jazz_of(train, own, cfg.ppo.seed, max_pieces=SCRAMBLED_PIECES, kinds=cfg.clf.scrambled_kinds)
         held_scrambled = [p[: disc.max_window].tolist() for p in jazz_of(test, own, cfg.ppo.seed + 1,
-                                                                           max_pieces=len(real))]
+                                                                           max_pieces=len(real),
+                                                                           kinds=cfg.clf.scrambled_kinds)]
     pc = cfg.ppo
     return Refresher(lambda update, recent: refresh_discriminator(
         disc, train, disc.ids_for(recent, tokenizer), cfg.clf, pc.refresh_steps, share=pc.refresh_share,

@@ -35,6 +35,7 @@ from rlmusic.models.discriminator import (
     style_folds,
     train_discriminator,
 )
+from rlmusic.music.corrupt import check_kinds
 from rlmusic.music.scramble import format_scramble, jazz_of, pieces_of_ids, scramble_test, token_scorer
 from rlmusic.plugins import Plugins
 
@@ -50,6 +51,7 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
     Returns the final checkpoint."""
     overrides = merge_overrides(overrides)
     cfg = load_config(resolve_config_path(config), overrides)
+    check_kinds(cfg.clf.scrambled_kinds, "clf.scrambled_kinds")
     source = {k: v for k, v in (source or {}).items() if v}
     generated_dir = source.pop("generated", "")
     if "other" in source and "jazz" not in source:
@@ -105,7 +107,8 @@ def run_train_clf(config: str | None, overrides: list[str] | dict, plugins: Plug
     meta = {"config": cfg.to_dict(), "source": source, "counts": data.counts()}
 
     def scramble(pieces) -> list[np.ndarray] | None:  # corrupted copies of the jazz: negatives
-        return jazz_of(pieces, tokenizer, cfg.clf.seed, copies=cfg.clf.scrambled_copies) if cfg.clf.scrambled_share \
+        return jazz_of(pieces, tokenizer, cfg.clf.seed, copies=cfg.clf.scrambled_copies,
+                       kinds=cfg.clf.scrambled_kinds) if cfg.clf.scrambled_share \
             else None
 
     def scramble_report(disc) -> dict:  # the held-out jazz against its own corrupted copies
