@@ -128,7 +128,8 @@ def cmd_train_clf(args) -> int:
 def cmd_train_judge(args) -> int:
     from rlmusic.train.train_judge import run_train_judge
 
-    run_train_judge(args.config, args.set, args.out, seed=args.seed, folds=args.cv, spec=_spec(args))
+    run_train_judge(args.config, args.set, args.out, seed=args.seed, folds=args.cv, spec=_spec(args),
+                    overrides=_overrides(args))
     return 0
 
 
@@ -260,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for judge.json (default: the shipped checkpoints/jazz-judge)")
     p.add_argument("--seed", type=int, default=7, help="the judge's own seed: its split and excerpts")
     p.add_argument("--cv", type=int, default=5, help="grouped cross-validation folds (0: none)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value",
+                   help="config overrides: the tokenizer, clf.scrambled_kinds (the corruptions it learns from)")
     add_flags(p, JazzSetSpec)
     p.set_defaults(func=cmd_train_judge)
 

@@ -75,6 +75,23 @@ def test_scrambled_negatives_make_the_judge_hear_structure(judged, judged_on_tex
         assert heard[f"gap/{kind}"] > deaf[f"gap/{kind}"] + 0.2, kind
 
 
+def test_the_judges_negatives_are_the_kinds_named(judged):
+    """``kinds`` chooses the corruption of every negative excerpt: with pitches permuted, each
+    excerpt keeps its rhythm and its pitch histogram, so those features equal the real excerpt's
+    row by row while the harmony's do not; with the beats shuffled the rhythm moves too."""
+    from rlmusic.models.judge import excerpt_matrix
+
+    _, pieces, _ = judged
+    col = {n: i for i, n in enumerate(FEATURES)}
+    real, _ = excerpt_matrix(pieces[:6], 2, seed=3)
+    permuted, _ = excerpt_matrix(pieces[:6], 2, seed=3, corrupt=True, kinds=("permuted_pitches",))
+    beats, _ = excerpt_matrix(pieces[:6], 2, seed=3, corrupt=True, kinds=("shuffled_beats",))
+    for name in ("onsets_per_beat", "notes_per_beat", "pitch_mean", "pitch_std"):
+        assert np.allclose(real[:, col[name]], permuted[:, col[name]], rtol=1e-12), name  # summed in another order
+    assert (real[:, col["chord_fit"]] != permuted[:, col["chord_fit"]]).any()
+    assert not np.array_equal(real[:, col["onsets_per_beat"]], beats[:, col["onsets_per_beat"]])
+
+
 def test_judge_beats_chance_on_unseen_groove_families(judged, judged_on_texture):
     """On groove families it never saw, the texture judge is well above chance; the structure
     judge, whose trees also split on harmony, less so on this small set of 36 jazz charts."""
@@ -119,3 +136,11 @@ def test_the_judge_is_never_a_reward(name, trained_run, capsys):
     out = subprocess.run([sys.executable, "-c", "import sys, rewards; print('rlmusic.models.judge' in sys.modules)"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_train_judge_refuses_an_unknown_corruption_before_reading_anything(tmp_path, capsys):
+    out = tmp_path / "judge"
+    assert main(["train-judge", "--out", str(out), "clf.scrambled_kinds=[permuted_pitch]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlmusic: error: clf.scrambled_kinds: permuted_pitch is not a corruption")
+    assert not out.exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,11 +181,10 @@ def judge_split(names: list[str], seed: int, fraction: float = 0.2) -> np.ndarra
 
 
 def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool = False,
-                   only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   only: np.ndarray | None = None, kinds: Sequence[str] = NEGATIVES) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) of ``per_piece`` random excerpts of each piece (of the pieces ``only``
     marks), and each row's piece index. ``corrupt``: each excerpt replaced by a corrupted copy,
-    the kinds the discriminator learns from by default (``clf.scrambled_kinds``) in turn
-    (spliced bars drawn from all the excerpts)."""
+    the ``kinds`` in turn (spliced bars drawn from all the excerpts)."""
     rng = np.random.default_rng(seed)
     excerpts, owner = [], []
     for i, piece in enumerate(pieces):
@@ -193,8 +193,8 @@ def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool
                 excerpts.append(ex)
                 owner.append(i)
     if corrupt:
-        kinds = [CORRUPTIONS[k] for k in NEGATIVES]
-        excerpts = [kinds[n % len(kinds)](ex, rng, excerpts) for n, ex in enumerate(excerpts)]
+        fns = [CORRUPTIONS[k] for k in kinds]
+        excerpts = [fns[n % len(fns)](ex, rng, excerpts) for n, ex in enumerate(excerpts)]
     rows, kept = [], []
     for ex, i in zip(excerpts, owner):
         f = features(ex)
@@ -239,11 +239,13 @@ def score_rows(judge: Judge, x: np.ndarray, owner: np.ndarray, n: int) -> np.nda
 
 
 def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], names: list[str], seed: int = 7,
-                folds: int = 5, per_piece: int = 4, progress: bool = True, scrambled: bool = True) -> Judge:
+                folds: int = 5, per_piece: int = 4, progress: bool = True, scrambled: bool = True,
+                kinds: Sequence[str] = NEGATIVES) -> Judge:
     """Fit the judge on its own training split (``judge_split``), then report it on its held-out
     split, by the scramble test on its held-out jazz, and by grouped cross-validation holding out
     whole groove families (as ``train-clf --cv``). Every score is the mean over a piece's random
-    excerpts of 2-16 bars. ``scrambled``: corrupted copies of the jazz excerpts train as negatives."""
+    excerpts of 2-16 bars. ``scrambled``: corrupted copies of the jazz excerpts (of the
+    corruptions ``kinds`` names, in turn) train as negatives."""
     from tqdm import tqdm
 
     from rlmusic.models.classify_eval import classification_report, family_accuracy, style_folds
@@ -254,7 +256,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
     y = labels[owner]
     real = np.ones(len(y), bool)  # rows of real excerpts: the only ones classification is reported on
     if scrambled:  # corrupted copies of the jazz excerpts, as negatives, owned by their piece (same split)
-        xs, owner_s = excerpt_matrix(pieces, per_piece, seed + 1, corrupt=True, only=labels == 1)
+        xs, owner_s = excerpt_matrix(pieces, per_piece, seed + 1, corrupt=True, only=labels == 1, kinds=kinds)
         x, owner, y = np.vstack([x, xs]), np.r_[owner, owner_s], np.r_[y, np.zeros(len(owner_s), np.int64)]
         real = np.r_[real, np.zeros(len(owner_s), bool)]
 
@@ -287,7 +289,7 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
     held_jazz = [p for p, h, lab in zip(pieces, held, labels) if h and lab == 1]
     judge.meta = {"seed": seed, "excerpts_per_piece": per_piece, "excerpt_bars": list(EXCERPT_BARS),
                   "train_pieces": int((~held).sum()), "held_out_pieces": int(held.sum()),
-                  "scrambled_negatives": bool(scrambled),
+                  "scrambled_negatives": bool(scrambled), "scrambled_kinds": list(kinds) if scrambled else [],
                   "held_out": {k: held_out[k] for k in keep} | {"confusion": held_out["confusion"]},
                   "scramble_test": scramble_test(judge.prob_jazz, held_jazz, seed=seed),
                   "grouped_cv": cv}
