@@ -2,7 +2,7 @@
 
 The discriminator (a transformer over token ids) is the reward, so its P(jazz) of PPO's samples
 says how well the policy learned to please it, not whether the music is jazz. The judge is a
-second opinion the policy never trains against: 52 computed features of the notes (where in
+second opinion the policy never trains against: 51 computed features of the notes (where in
 the beat onsets fall, swing, note lengths, density, the bass line per beat, chord size, spread
 and intervals, pitch statistics, metre, and the harmony of ``rlmusic.music.harmony``: chord fit,
 bass on the root, where the chords change, the top voice's steps and leaps, voice leading)
