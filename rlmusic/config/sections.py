@@ -293,8 +293,8 @@ class ClfConfig:
     learned from it heard it better, but PPO against it changed chord as often (docs/results.md)."""
     scrambled_copies: int = 1
     """Corrupted copies of each jazz training piece (each corrupted afresh, the kinds in
-    turn over all of them): with one, a hundred pieces give some 25 pitch-permuted copies (the four default kinds), few
-    enough to learn by heart rather than to learn what a permutation does."""
+    turn over all of them): with one and the four default kinds, a hundred pieces give some 25
+    pitch-permuted copies, few enough to learn by heart rather than to learn what a permutation does."""
     generated_share: float = 0.2
     """With ``train-clf --generated DIR`` (a generator's samples): their share of every training
     batch, as negatives beside the scrambled copies: the seeds' GAN, whose classifier learns
