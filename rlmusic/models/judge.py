@@ -181,10 +181,14 @@ def judge_split(names: list[str], seed: int, fraction: float = 0.2) -> np.ndarra
 
 
 def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool = False,
-                   only: np.ndarray | None = None, kinds: Sequence[str] = NEGATIVES) -> tuple[np.ndarray, np.ndarray]:
+                   only: np.ndarray | None = None, kinds: Sequence[str] = NEGATIVES,
+                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) of ``per_piece`` random excerpts of each piece (of the pieces ``only``
     marks), and each row's piece index. ``corrupt``: each excerpt replaced by a corrupted copy,
-    the ``kinds`` in turn (spliced bars drawn from all the excerpts)."""
+    the ``kinds`` in turn (spliced bars drawn from all the excerpts). ``progress``: a bar over
+    the excerpts measured."""
+    from tqdm import tqdm
+
     rng = np.random.default_rng(seed)
     excerpts, owner = [], []
     for i, piece in enumerate(pieces):
@@ -196,7 +200,8 @@ def excerpt_matrix(pieces: list[Piece], per_piece: int, seed: int, corrupt: bool
         fns = [CORRUPTIONS[k] for k in kinds]
         excerpts = [fns[n % len(fns)](ex, rng, excerpts) for n, ex in enumerate(excerpts)]
     rows, kept = [], []
-    for ex, i in zip(excerpts, owner):
+    desc = "judge features, corrupted excerpts" if corrupt else "judge features, excerpts"
+    for ex, i in tqdm(zip(excerpts, owner), total=len(excerpts), desc=desc, unit="excerpt", disable=not progress):
         f = features(ex)
         if f is not None:
             rows.append(f)
@@ -252,23 +257,27 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
 
     labels = np.asarray(labels)
     held = judge_split(names, seed)
-    x, owner = excerpt_matrix(pieces, per_piece, seed)
+    x, owner = excerpt_matrix(pieces, per_piece, seed, progress=progress)
     y = labels[owner]
     real = np.ones(len(y), bool)  # rows of real excerpts: the only ones classification is reported on
     if scrambled:  # corrupted copies of the jazz excerpts, as negatives, owned by their piece (same split)
-        xs, owner_s = excerpt_matrix(pieces, per_piece, seed + 1, corrupt=True, only=labels == 1, kinds=kinds)
+        xs, owner_s = excerpt_matrix(pieces, per_piece, seed + 1, corrupt=True, only=labels == 1, kinds=kinds,
+                                      progress=progress)
         x, owner, y = np.vstack([x, xs]), np.r_[owner, owner_s], np.r_[y, np.zeros(len(owner_s), np.int64)]
         real = np.r_[real, np.zeros(len(owner_s), bool)]
 
-    def fit_and_score(train_rows: np.ndarray, test_pieces: np.ndarray) -> dict:
+    def fit_and_score(train_rows: np.ndarray, test_pieces: np.ndarray) -> tuple[Judge, dict]:
         judge = fit(x[train_rows], y[train_rows], seed)
         test_rows = np.isin(owner, test_pieces) & real
         probs = score_rows(judge, x[test_rows], owner[test_rows], len(pieces))[test_pieces]
         ok = ~np.isnan(probs)
-        return classification_report(labels[test_pieces][ok], probs[ok], [groups[i] for i in test_pieces[ok]])
+        return judge, classification_report(labels[test_pieces][ok], probs[ok], [groups[i] for i in test_pieces[ok]])
 
     keep = ("n", "accuracy", "balanced_accuracy", "majority_rate", "roc_auc")
-    held_out = fit_and_score(~held[owner], np.flatnonzero(held))
+    if progress:  # a fit takes minutes on the default set, with no bar of its own
+        print(f"judge: fitting the trees on {int((~held[owner]).sum())} excerpts, scoring its held-out split")
+    # The judge is this fit: its training split and seed are the held-out report's.
+    judge, held_out = fit_and_score(~held[owner], np.flatnonzero(held))
     cv: dict = {}
     if folds:
         from rlmusic.data.jazz_data import family_of
@@ -278,12 +287,11 @@ def train_judge(pieces: list[Piece], labels: np.ndarray, groups: list[str], name
         for fold in tqdm(style_folds(groups, labels, folds, seed), desc="judge grouped CV", unit="fold",
                          disable=not progress):
             out = np.isin(families, list(fold))
-            r = fit_and_score((~out & ~held)[owner], np.flatnonzero(out))
+            _, r = fit_and_score((~out & ~held)[owner], np.flatnonzero(out))
             records.append({"held_out": sorted(fold)} | {k: r[k] for k in keep})
             by_style |= r["by_style"]
         cv = {k: float(np.nanmean([f[k] for f in records])) for k in keep[1:]} | {
             "folds": records, "by_family": family_accuracy(by_style)}
-    judge = fit(x[~held[owner]], y[~held[owner]], seed)
     from rlmusic.music.scramble import scramble_test
 
     held_jazz = [p for p, h, lab in zip(pieces, held, labels) if h and lab == 1]
