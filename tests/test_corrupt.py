@@ -119,3 +119,12 @@ def test_shuffled_beats_are_the_pieces_own_beats_in_a_new_order(seed):
     assert out != src  # but not in the piece's order
     assert s.bar_ticks == p.bar_ticks and s.tpq == p.tpq
 
+
+def test_check_kinds_names_the_setting_and_the_choices():
+    C.check_kinds(["shuffled_beats", "permuted_pitches"], "clf.scrambled_kinds")
+    with pytest.raises(C.RLMusicError, match=r"^clf.scrambled_kinds: shuffled_bar is not a corruption; choose from "
+                                             r"permuted_pitches, shuffled_onsets, spliced_bars, shuffled_beats, "
+                                             r"transposed_voices$"):
+        C.check_kinds(["shuffled_bar"], "clf.scrambled_kinds")
+    with pytest.raises(C.RLMusicError, match=r"^clf.scrambled_kinds is empty; name at least one of permuted_pitches"):
+        C.check_kinds([], "clf.scrambled_kinds")

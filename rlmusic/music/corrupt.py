@@ -144,9 +144,10 @@ CORRUPTIONS: dict[str, Corruption] = {
 def check_kinds(kinds: Sequence[str], setting: str) -> None:
     """A one-line error naming ``setting`` when a kind is not one of ``CORRUPTIONS``."""
     unknown = [k for k in kinds if k not in CORRUPTIONS]
-    if unknown or not kinds:
-        raise RLMusicError(f"{setting}: {', '.join(unknown) or 'nothing'} is not a corruption; "
-                           f"choose from {', '.join(CORRUPTIONS)}")
+    if not kinds:
+        raise RLMusicError(f"{setting} is empty; name at least one of {', '.join(CORRUPTIONS)}")
+    if unknown:
+        raise RLMusicError(f"{setting}: {', '.join(unknown)} is not a corruption; choose from {', '.join(CORRUPTIONS)}")
 
 
 def corrupt(pieces: Sequence[Piece], kind: str, rng: np.random.Generator) -> list[Piece]:
