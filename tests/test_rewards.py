@@ -279,15 +279,16 @@ def test_band_quantiles_narrow_some_bands_and_keep_the_rest(folk_dir, cache_dir)
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)
     pc = PPOConfig(max_new_tokens=64, band_quantiles={"pitch_class_entropy": [0.25, 0.75]})
-    bands = reward_bands(pc, corpus, tok)
+    values = reward_reference_metrics(pc, corpus, tok)
+    bands = reward_bands(pc, values)
     wide = corpus_bands(corpus, tok, (0.05, 0.95), window=64)
     middle = corpus_bands(corpus, tok, (0.25, 0.75), window=64)
     assert bands["pitch_class_entropy"] == middle["pitch_class_entropy"] != wide["pitch_class_entropy"]
     assert bands["notes_per_bar"] == wide["notes_per_bar"]
     # metric_match's target: the very windows the bands are quantiles of
-    values = reward_reference_metrics(pc, corpus, tok)["pitch_class_entropy"]
-    assert (np.quantile(values, 0.05), np.quantile(values, 0.95)) == pytest.approx(wide["pitch_class_entropy"])
+    entropy = values["pitch_class_entropy"]
+    assert (np.quantile(entropy, 0.05), np.quantile(entropy, 0.95)) == pytest.approx(wide["pitch_class_entropy"])
     with pytest.raises(RLMusicError, match="'nope' is not a metric"):
-        reward_bands(PPOConfig(max_new_tokens=64, band_quantiles={"nope": [0.2, 0.8]}), corpus, tok)
+        reward_bands(PPOConfig(max_new_tokens=64, band_quantiles={"nope": [0.2, 0.8]}), values)
     with pytest.raises(RLMusicError, match="ppo.band_quantiles.chord_fit must be"):
         PPOConfig(band_quantiles={"chord_fit": [0.9, 0.1]}).validate()

@@ -49,11 +49,10 @@ def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[s
     return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
 
 
-def reward_bands(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, tuple[float, float]]:
+def reward_bands(pc: PPOConfig, values: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
     """The band rewards' {metric: (low, high)}: ``pc.band_low``-``pc.band_high`` quantiles of the
-    target windows (:func:`reward_reference_metrics`), and ``pc.band_quantiles`` where a metric
-    has its own."""
-    values = reward_reference_metrics(pc, source, tokenizer)
+    target windows' ``values`` (:func:`reward_reference_metrics`), and ``pc.band_quantiles`` where
+    a metric has its own."""
     bands = bands_of(values, (pc.band_low, pc.band_high))
     for metric, q in pc.band_quantiles.items():
         if metric not in bands:
@@ -105,8 +104,10 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
         cfg.ppo.refresh_every and cfg.ppo.refresh_from.startswith("corpus:")
     corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1] if needs_corpus else None
     source = target if target is not None else corpus
-    bands = reward_bands(cfg.ppo, source, tokenizer) if "bands" in needs else None
-    reference_metrics = reward_reference_metrics(cfg.ppo, source, tokenizer) if "reference_metrics" in needs else None
+    # one measurement of the target windows for the band rewards and metric_match alike
+    values = reward_reference_metrics(cfg.ppo, source, tokenizer) if needs & {"bands", "reference_metrics"} else None
+    bands = reward_bands(cfg.ppo, values) if "bands" in needs else None
+    reference_metrics = values if "reference_metrics" in needs else None
     reward_fn = spec.build(bands=bands, discriminator=disc, reference_metrics=reference_metrics)
     openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
