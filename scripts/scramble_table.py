@@ -31,8 +31,9 @@ from rlmusic.music.metrics import METRICS  # noqa: E402
 from rlmusic.music.scramble import excerpts, pieces_of_ids, token_scorer  # noqa: E402
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE  # noqa: E402
 
-HARMONY = ["chord_fit", "bass_on_root", "chord_changes_per_bar", "chord_changes_on_strong_beats", "melody_steps",
-           "melody_interval", "voice_leading", "pitch_range", "n_pitch_classes_used", "onsets_per_beat", "notes_per_bar"]
+HARMONY = ["chord_fit", "bass_on_root", "chord_changes_per_bar", "root_changes_per_bar", "chord_changes_on_strong_beats",
+           "melody_steps", "melody_interval", "voice_leading", "pitch_range", "n_pitch_classes_used", "onsets_per_beat",
+           "notes_per_bar"]
 
 
 def main() -> None:

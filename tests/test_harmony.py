@@ -49,6 +49,7 @@ def test_ii_v_i_by_hand():
     assert H.chord_fit(p) == 1.0
     assert H.bass_on_root(p) == 1.0  # D, G, C under the three chords
     assert H.chord_changes_on_strong_beats(p) == 1.0  # both changes on a bar line
+    assert H.root_changes_per_bar(p) == 2 / 3  # D -> G -> C over three bars (Dm7 -> Dm9 is no change)
     # top voice 77 76 74 72 71 69 67 69 76 79 76 72 (the melody: G4 in bar 2 doubles the held G4
     # of the voicing, so it is on top at its own onset): moves 1 2 2 1 2 2 2 7 3 3 4
     assert H.top_voice(p).tolist() == [77, 76, 74, 72, 71, 69, 67, 69, 76, 79, 76, 72]
@@ -99,6 +100,7 @@ def test_undefined_is_nan():
     line = piece_from_arrays([0, Q, 2 * Q], [Q] * 3, [60, 62, 64], tpq=Q)  # one pitch class per beat
     assert math.isnan(H.chord_fit(line)) and math.isnan(H.bass_on_root(line))
     assert math.isnan(H.chord_changes_on_strong_beats(line)) and math.isnan(H.voice_leading(line))
+    assert math.isnan(H.root_changes_per_bar(line))
     assert H.melody_steps(line) == 1.0 and H.melody_interval(line) == 2.0
     one = piece_from_arrays([0], [Q], [60], tpq=Q)
     assert math.isnan(H.melody_steps(one)) and math.isnan(H.melody_interval(one))
@@ -113,7 +115,21 @@ def test_changes_on_weak_beats():
     p = [60, 64, 67] + [65, 69, 72] + [67, 71, 74]
     piece = piece_from_arrays(t, [2 * Q] * 3 + [Q] * 6, p, tpq=Q, bar_ticks=4 * Q)
     assert H.chord_changes_on_strong_beats(piece) == 0.5
+    assert H.root_changes_per_bar(piece) == 2.0  # C -> F -> G in one bar
     assert H.bass_on_root(piece) == 1.0  # C, F, G: each chord's root is its lowest note
     # upper voices {64 67} -> {69 72}: 2 (from 67) and 5 -> 3.5; {69 72} -> {71 74}: 1 (from 72)
     # and 2 -> 1.5
     assert H.voice_leading(piece) == pytest.approx((3.5 + 1.5) / 2)
+
+
+def test_a_revoiced_chord_is_no_change_of_root():
+    """C E G A for a beat, then C E G B: the same C chord re-voiced (C6 -> Cmaj7; ties go to
+    the lower root, so not Am7). The harmony's root stays, so no change; texture's
+    ``chord_changes_per_bar`` reads templates by cosine (Am7, then Cmaj7) and counts one."""
+    from rlmusic.music.texture import chord_changes_per_bar
+
+    piece = piece_from_arrays([0] * 4 + [Q] * 4, [Q] * 8, [60, 64, 67, 69, 60, 64, 67, 71], tpq=Q, bar_ticks=4 * Q)
+    names = list(H.CHORDS)
+    assert [names[c % len(names)] for c in H.beat_chords(piece).chord] == ["6", "maj7"]
+    assert H.root_changes_per_bar(piece) == 0.0
+    assert chord_changes_per_bar(piece) == 1.0

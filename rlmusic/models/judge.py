@@ -36,13 +36,17 @@ GRID = 12  # onset positions per beat: straight and swung eighths, sixteenths an
 BASS = 55  # below G3 counts as the bass register
 JUDGE_FILE = "judge.json"
 EXCERPT_BARS = (2, 16)  # training excerpts are this many bars long (inclusive), like short samples
+# The harmony measures the judge reads, named: a metric added to the library later must not
+# change the features of a judge already trained (``Judge.load`` checks them name by name).
+HARMONY_FEATURES = ("chord_fit", "bass_on_root", "chord_changes_on_strong_beats", "melody_steps", "melody_interval",
+                    "voice_leading")
 FEATURES = ([f"phase_{k}" for k in range(GRID)] + ["swung_offbeats", "straight_offbeats", "sixteenth_offbeats"]
             + [f"length_{name}" for name in ("0-0.3", "0.3-0.6", "0.6-0.9", "0.9-1.1", "1.1-2.1", "2.1+")]
             + ["notes_per_beat", "onsets_per_beat", "notes_per_onset", "bass_beats", "bass_steps", "bass_repeats",
                "bass_fourths_fifths", "chord_onsets", "chords_off_beat", "chord_spread"]
             + [f"interval_class_{k}" for k in range(1, 7)]
             + ["pitch_class_entropy", "pitch_mean", "pitch_std", "metre_3", "metre_4", "metre_5", "bars"]
-            + list(HARMONY_METRICS) + ["chord_changes_per_bar"])
+            + list(HARMONY_FEATURES) + ["chord_changes_per_bar"])
 UNDEFINED = -1.0  # a harmony measure undefined for a piece (NaN) reads as this: trees split on it
 
 
@@ -87,7 +91,7 @@ def features(piece: Piece) -> np.ndarray | None:
     f += [-(hist[hist > 0] * np.log2(hist[hist > 0])).sum(), pitch.mean(), pitch.std()]
     quarters = piece.bar_ticks / tpq
     f += [float(quarters == 3), float(quarters == 4), float(quarters == 5), math.log1p(beats / max(quarters, 1))]
-    harmony = [fn(piece) for fn in HARMONY_METRICS.values()] + [chord_changes_per_bar(piece)]
+    harmony = [HARMONY_METRICS[name](piece) for name in HARMONY_FEATURES] + [chord_changes_per_bar(piece)]
     f += [UNDEFINED if math.isnan(v) else v for v in harmony]
     return np.array(f, float)
 

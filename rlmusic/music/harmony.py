@@ -123,6 +123,19 @@ def _changes(chords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return beats, new
 
 
+def root_changes_per_bar(piece: Piece) -> float:
+    """Harmonic rhythm: the chord changes of :func:`_changes` (a beat whose chord's root differs
+    from the previous chord's) per bar the piece touches, from bar 1 to the end of the last
+    note. Beats without a chord are skipped, as a comping rest does not end the harmony. NaN
+    without a chord. ``chord_changes_per_bar`` (``texture.py``) counts changes of template too,
+    so re-voicing one chord (C6 -> Cmaj7) counts there and not here."""
+    chords = beat_chords(piece).chord
+    _, new = _changes(chords)
+    if not new.any():
+        return NAN
+    return (int(new.sum()) - 1) / math.ceil(len(chords) * piece.tpq / piece.bar_ticks)
+
+
 def _bass_at_beats(piece: Piece, beats: np.ndarray) -> np.ndarray:
     """Lowest pitch sounding at each beat's first tick, else the lowest struck in the beat
     (-1 for a beat where nothing sounds)."""
@@ -226,6 +239,7 @@ HARMONY_METRICS = {
     "chord_fit": chord_fit,
     "bass_on_root": bass_on_root,
     "chord_changes_on_strong_beats": chord_changes_on_strong_beats,
+    "root_changes_per_bar": root_changes_per_bar,
     "melody_steps": melody_steps,
     "melody_interval": melody_interval,
     "voice_leading": voice_leading,
