@@ -21,8 +21,8 @@ DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frec
                  ("overlap_mean", "overlap/mean"), ("overlap_unseen", "overlap/unseen")]
 SUMMARY_ROWS = ["judge/p_jazz", "chord_fit", "bass_on_root", "chord_changes_per_bar", "root_changes_per_bar",
                 "chord_changes_on_strong_beats", "voice_leading", "melody_steps", "pitch_range", "n_pitch_classes_used",
-                "length/median_bars",
-                "onsets_per_beat", "notes_per_bar", "polyphony", "longest_silence", "bass_onsets_per_beat", "swing_ratio",
+                "length/median_bars", "onsets_per_beat", "notes_per_bar", "polyphony", "longest_silence",
+                "bass_onsets_per_beat", "swing_ratio",
                 "copy/longest_bars", "jazz_probability", "repeated_notes", "pitch_class_entropy", "scale_consistency",
                 "distinct_4", "nll_under_reference", "dropped_tokens"]
 
