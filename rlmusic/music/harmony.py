@@ -108,7 +108,7 @@ def chord_fit(piece: Piece) -> float:
     """Mean over the beats with a chord of the share of their sounding pitch-class weight that
     the chord explains; 1.0 when every such beat is a chord of the vocabulary. NaN without a
     beat of ``MIN_CHORD_PCS`` pitch classes."""
-    fit = beat_chords(piece).fit
+    fit = piece.chords.fit
     fit = fit[np.isfinite(fit)]
     return float(fit.mean()) if len(fit) else NAN
 
@@ -129,7 +129,7 @@ def root_changes_per_bar(piece: Piece) -> float:
     note. Beats without a chord are skipped, as a comping rest does not end the harmony. NaN
     without a chord. ``chord_changes_per_bar`` (``texture.py``) counts changes of template too,
     so re-voicing one chord (C6 -> Cmaj7) counts there and not here."""
-    chords = beat_chords(piece).chord
+    chords = piece.chords.chord
     _, new = _changes(chords)
     if not new.any():
         return NAN
@@ -156,7 +156,7 @@ def bass_on_root(piece: Piece) -> float:
     """Of the beats where a chord starts (the first chord and every change), the share whose
     bass (lowest pitch sounding at the beat, else the lowest struck in it) is the chord's
     root or fifth. NaN without a chord."""
-    chords = beat_chords(piece).chord
+    chords = piece.chords.chord
     beats, new = _changes(chords)
     starts = beats[new]
     if len(starts) == 0:
@@ -170,7 +170,7 @@ def chord_changes_on_strong_beats(piece: Piece) -> float:
     """Where in the bar the harmony moves: of the chord changes (a beat whose chord differs
     from the previous chord's), the share on a strong beat: the bar's first beat, or its
     middle beat when the bar has an even number of beats (beat 3 of 4/4). NaN without a change."""
-    chords = beat_chords(piece).chord
+    chords = piece.chords.chord
     beats, new = _changes(chords)
     changed = beats[new][1:]
     if len(changed) == 0:

@@ -100,6 +100,14 @@ class Piece:
         return Roll(lengths=np.diff(times), counts=level[:-1], total=int((e - s).sum()))
 
     @cached_property
+    def chords(self):
+        """Each beat's chord and its fit (``rlmusic.music.harmony.beat_chords``): read once, shared
+        by the harmony metrics."""
+        from rlmusic.music.harmony import beat_chords  # harmony reads Piece: imported when first used
+
+        return beat_chords(self)
+
+    @cached_property
     def melody(self) -> tuple[np.ndarray, np.ndarray]:
         """(onsets, pitches) of the top line: the highest pitched note at each onset (skyline)."""
         t, p = self.time[self.pitched], self.pitch[self.pitched]
