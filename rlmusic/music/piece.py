@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from symusic import Score
+
+if TYPE_CHECKING:
+    from rlmusic.music.harmony import BeatChords
 
 # Krumhansl-Kessler key profiles (C major, C minor), used for key finding.
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -100,7 +104,7 @@ class Piece:
         return Roll(lengths=np.diff(times), counts=level[:-1], total=int((e - s).sum()))
 
     @cached_property
-    def chords(self):
+    def chords(self) -> BeatChords:
         """Each beat's chord and its fit (``rlmusic.music.harmony.beat_chords``): read once, shared
         by the harmony metrics."""
         from rlmusic.music.harmony import beat_chords  # harmony reads Piece: imported when first used
