@@ -1,4 +1,5 @@
-"""The PPO goals, read from `rlmusic metrics --json` files (pretrained column first, then the run).
+"""The PPO goals, read from `rlmusic metrics --json` files (the last two policy columns: the prior PPO
+started from, then the run).
 
     python scripts/goals.py RUN.json [RUN.json ...]
 
@@ -30,7 +31,9 @@ TEXTURE = ("onsets_per_beat", "notes_per_bar", "polyphony")
 
 def row(path: str) -> dict:
     d = json.loads(open(path).read())
-    before, after, ref = d["columns"][0], d["columns"][1], d["reference"]
+    ref = d["reference"]
+    # the last two policies: the prior PPO started from and the run (a demo may measure a first prior before them)
+    before, after = [c for c in d["columns"] if c != ref][-2:]
     m, bands, per, dist = d["metrics"], d["bands"], d["per_piece"], d["distance_to_reference"]
     inside = {k: d["inside_reference_band"][after][k] for k in TEXTURE}
     values = np.array([per[after][k] for k in TEXTURE], float)  # (3, pieces)

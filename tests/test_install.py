@@ -45,11 +45,12 @@ def test_the_installed_package_finds_its_configs_and_checkpoints_from_an_empty_d
     gen = run(installed, empty, "generate", "--num", "2", "--max-new-tokens", "24", "--out", "samples")
     assert gen.returncode == 0, gen.stderr
     assert "_shipped/checkpoints/pretrain-tiny" in gen.stdout and len(list((empty / "samples").glob("*.mid"))) == 2
-    # the second shipped prior travels too, and generates
-    lessfolk = Path(where.strip()).parent / "_shipped" / "checkpoints" / "pretrain-tiny-lessfolk"
-    more = run(installed, empty, "generate", str(lessfolk), "--num", "1", "--max-new-tokens", "24", "--out", "more")
-    assert more.returncode == 0, more.stderr
-    assert len(list((empty / "more").glob("*.mid"))) == 1
+    # the other shipped priors travel too, and generate (pretrain-tiny-jazz: the demo's)
+    for prior in ("pretrain-tiny-lessfolk", "pretrain-tiny-jazz"):
+        path = Path(where.strip()).parent / "_shipped" / "checkpoints" / prior
+        more = run(installed, empty, "generate", str(path), "--num", "1", "--max-new-tokens", "24", "--out", prior)
+        assert more.returncode == 0, more.stderr
+        assert len(list((empty / prior).glob("*.mid"))) == 1
     # the shipped judge scores the samples
     met = run(installed, empty, "metrics", "--no-reference", "--no-copies", "--num-samples", "2",
               "--max-new-tokens", "24", "--json", "m.json")

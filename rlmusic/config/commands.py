@@ -75,9 +75,10 @@ class DemoOptions:
     target_clf_steps: int = 400
     """With --target: discriminator training steps."""
     policy: str = ""
-    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
+    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny-jazz on the embedded
+    data; checkpoints/pretrain-tiny with --data or --target)."""
     discriminator: str = ""
-    """Discriminator (default: the shipped checkpoints/jazz-clf)."""
+    """Discriminator (default: the shipped checkpoints/jazz-clf-gan)."""
     updates: int = 200
     """PPO updates."""
     batch_size: int = 16
