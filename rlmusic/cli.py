@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="pretrained checkpoint to fine-tune (also the frozen KL reference; default: the "
                    "newest rlmusic pretrain run under checkpoints/runs/, else the shipped checkpoints/pretrain-tiny)")
     p.add_argument("--reward", help="rewards and weights, e.g. repetition=1,jazz_clf=0.5 (default: ppo.reward)")
-    p.add_argument("--discriminator", help="jazz discriminator checkpoint for jazz_clf (default: checkpoints/jazz-clf-gan)")
+    p.add_argument("--discriminator", help="jazz discriminator checkpoint for jazz_clf (default: checkpoints/jazz-clf)")
     p.add_argument("--algo", choices=["ppo", "grpo", "rloo"], help="algorithm (default: ppo.algo)")
     p.add_argument("--out", help="run folder (default: ppo.out_dir)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")

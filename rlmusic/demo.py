@@ -1,7 +1,7 @@
 """``rlmusic demo``: the whole story in one command, on the embedded default data.
 
 Corpus preparation, the shipped discriminator (trained if missing), PPO from the shipped
-prior tuned on the corpus's jazz toward jazz with the harmony, texture and silence kept inside real jazz's
+pretrained policy toward jazz with the harmony, texture and silence kept inside real jazz's
 band (``DEMO_REWARD``; the discriminator frozen unless ``--refresh-every`` co-evolves it),
 ``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls, reward/KL curves, and
 ``report.html`` (``report.md`` beside it); with ``--target DIR``, toward a folder of your own.
@@ -25,7 +25,7 @@ from rlmusic.evaluate.before_after import (
     write_report,
 )
 from rlmusic.plugins import Plugins
-from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_JAZZ_POLICY, SHIPPED_POLICY
+from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_POLICY
 
 # Toward jazz (the discriminator hears harmony: pitch-scrambled jazz scores near 0), while the
 # harmony (chord fit, the bass on the root at chord changes, chord changes per bar), pitch-class
@@ -67,12 +67,8 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     print(describe_corpus(*prepare_corpus(cfg.data, cfg.tokenizer), seconds=time.time() - t))
     timings = {"corpus": time.time() - t}
 
-    # on the embedded data the demo starts from the prior already tuned on the corpus's jazz (a --target
-    # demo tunes its own on the target, from the corpus-wide prior; a --data folder has no jazz to tune on)
-    jazz_prior = not (args.policy or args.target or args.data)
-    base_policy = Path(args.policy) if args.policy else SHIPPED_JAZZ_POLICY if jazz_prior else SHIPPED_POLICY
-    t = _step("2/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else
-                                         ", tuned on the corpus's jazz by maximum likelihood" if jazz_prior else ""))
+    base_policy = Path(args.policy) if args.policy else SHIPPED_POLICY
+    t = _step("2/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else ""))
     policy_path = base_policy
     if args.target:
         mle = out / "mle"
@@ -136,8 +132,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
         if args.target else {"reference": args.data} if args.data else {"reference_from": CORPUS_JAZZ}
     reference |= {"data": args.data} if args.data else {}  # copies searched in the corpus the policy learned
     summary = measure(out, policy_path, run, clf, args.num_samples, args.sample_tokens, args.config, reference,
-                      plugins, bars=args.sample_bars,
-                      first=[str(base_policy)] if args.target else [str(SHIPPED_POLICY)] if jazz_prior else [])
+                      plugins, bars=args.sample_bars, first=[str(base_policy)] if args.target else [])
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")

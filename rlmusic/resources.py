@@ -23,9 +23,6 @@ def shipped(folder: str) -> Path:
 
 CONFIGS_DIR = shipped("configs")
 SHIPPED_POLICY = shipped("checkpoints") / "pretrain-tiny"
-# the demo's prior: pretrain-tiny tuned on the corpus's jazz by maximum likelihood
-SHIPPED_JAZZ_POLICY = shipped("checkpoints") / "pretrain-tiny-jazz"
-# the default discriminator: jazz-clf's recipe, also taught that PPO policies' samples are not jazz
-SHIPPED_CLF = shipped("checkpoints") / "jazz-clf-gan"
+SHIPPED_CLF = shipped("checkpoints") / "jazz-clf"
 SHIPPED_JUDGE = shipped("checkpoints") / "jazz-judge"
 CORPUS_JAZZ = "/jazz/"  # the embedded corpus's jazz (iRb standards and jazz grooves), as a piece-name selection

@@ -75,10 +75,9 @@ class DemoOptions:
     target_clf_steps: int = 400
     """With --target: discriminator training steps."""
     policy: str = ""
-    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny-jazz on the embedded
-    data; checkpoints/pretrain-tiny with --data or --target)."""
+    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
     discriminator: str = ""
-    """Discriminator (default: the shipped checkpoints/jazz-clf-gan)."""
+    """Discriminator (default: the shipped checkpoints/jazz-clf)."""
     updates: int = 200
     """PPO updates."""
     batch_size: int = 16
