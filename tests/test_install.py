@@ -46,14 +46,13 @@ def test_the_installed_package_finds_its_configs_and_checkpoints_from_an_empty_d
     assert gen.returncode == 0, gen.stderr
     assert "_shipped/checkpoints/pretrain-tiny" in gen.stdout and len(list((empty / "samples").glob("*.mid"))) == 2
     # the other shipped priors travel too, and generate
+    shipped = Path(where.strip()).parent / "_shipped" / "checkpoints"
     for prior in ("pretrain-tiny-lessfolk", "pretrain-tiny-jazz"):
-        path = Path(where.strip()).parent / "_shipped" / "checkpoints" / prior
-        more = run(installed, empty, "generate", str(path), "--num", "1", "--max-new-tokens", "24", "--out", prior)
+        more = run(installed, empty, "generate", str(shipped / prior), "--num", "1", "--max-new-tokens", "24", "--out", prior)
         assert more.returncode == 0, more.stderr
         assert len(list((empty / prior).glob("*.mid"))) == 1
     # the shipped judge scores the samples, and so does the second shipped discriminator
-    gan = Path(where.strip()).parent / "_shipped" / "checkpoints" / "jazz-clf-gan"
     met = run(installed, empty, "metrics", "--no-reference", "--no-copies", "--num-samples", "2",
-              "--max-new-tokens", "24", "--discriminator", str(gan), "--json", "m.json")
+              "--max-new-tokens", "24", "--discriminator", str(shipped / "jazz-clf-gan"), "--json", "m.json")
     assert met.returncode == 0, met.stderr
     assert "judge/p_jazz" in met.stdout and "jazz_probability" in met.stdout
