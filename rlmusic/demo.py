@@ -2,9 +2,10 @@
 
 Corpus preparation, the shipped discriminator (trained if missing), PPO from the shipped
 pretrained policy toward jazz with the harmony, texture and silence kept inside real jazz's
-band (``DEMO_REWARD``; the discriminator frozen unless ``--refresh-every`` co-evolves it),
-``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls, reward/KL curves, and
-``report.html`` (``report.md`` beside it); with ``--target DIR``, toward a folder of your own.
+band (``DEMO_REWARD``, or ``--reward``; the discriminator frozen unless ``--refresh-every``
+co-evolves it), ``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls,
+reward/KL curves, and ``report.html`` (``report.md`` beside it); with ``--target DIR``, toward
+a folder of your own.
 Each step is the library call behind the ``rlmusic`` subcommand a user would type.
 """
 
@@ -26,6 +27,7 @@ from rlmusic.evaluate.before_after import (
 )
 from rlmusic.plugins import Plugins
 from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_POLICY
+from rlmusic.reward_contract import RewardSpec
 
 # Toward jazz (the discriminator hears harmony: pitch-scrambled jazz scores near 0), while the
 # harmony (chord fit, the bass on the root at chord changes, chord changes per bar), pitch-class
@@ -57,6 +59,9 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     from rlmusic.train.train_clf import run_train_clf
 
     args.validate()
+    reward = args.reward or DEMO_REWARD
+    # a misspelt reward fails here, before minutes of corpus and discriminator work
+    RewardSpec.parse(reward, plugins.rewards, plugins.reserved)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
@@ -112,13 +117,14 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
         if refresh_from and args.refresh_every else {}
     precision = ppo_precision(args.precision)
     shown = "fp32" if precision == "no" else precision
-    narrow = ", ".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles" for k, q in DEMO_BAND_QUANTILES.items())
-    t = _step(f"4/6 PPO with --reward {DEMO_REWARD} ({narrow}; {args.updates} updates, {shown}, discriminator "
+    narrow = "".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles; " for k, q in DEMO_BAND_QUANTILES.items()
+                     if f"band:{k}" in reward)
+    t = _step(f"4/6 PPO with --reward {reward} ({narrow}{args.updates} updates, {shown}, discriminator "
               + (f"co-evolving on {refresh_from})" if refresh else "frozen)"))
     run = out / "finetune"
     # the bands: the target's, a user's --data folder's own, or the corpus's jazz
     bands = {"target": args.target} if args.target else {} if args.data else {"bands_from": CORPUS_JAZZ}
-    ppo = {**bands, **refresh, "reward": DEMO_REWARD, "band_quantiles": DEMO_BAND_QUANTILES, "out_dir": str(run),
+    ppo = {**bands, **refresh, "reward": reward, "band_quantiles": DEMO_BAND_QUANTILES, "out_dir": str(run),
            "target_kl": 12.0, "updates": args.updates,
            "batch_size": args.batch_size, "minibatch_size": min(8, args.batch_size),
            "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "prompt": "bos",
@@ -140,8 +146,8 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
                                                    bars=args.sample_bars)
     timings["samples"] = time.time() - t
     coevolved = refresh_from if refresh else ""
-    report = write_report(out, DEMO_REWARD, summary, samples, curves, clf_meta, timings, audio_note, goodhart, coevolved)
-    page = write_html(out, "rlmusic demo report", intro(DEMO_REWARD, coevolved), summary, samples, curves, goodhart,
+    report = write_report(out, reward, summary, samples, curves, clf_meta, timings, audio_note, goodhart, coevolved)
+    page = write_html(out, "rlmusic demo report", intro(reward, coevolved), summary, samples, curves, goodhart,
                       out / "plots", notes=discriminator_lines(clf_meta) + judge_lines())
     total = time.time() - t_start
 

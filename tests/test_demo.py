@@ -9,14 +9,20 @@ from rlmusic.cli import main
 
 
 def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
+    from rlmusic.demo import DEMO_REWARD
+
     out = tmp_path / "demo"
+    reward = DEMO_REWARD + ",band:mean_duration"  # the recipe's terms, and --reward reaching PPO
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
-            "--discriminator", str(tiny_clf), "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
+            "--discriminator", str(tiny_clf), "--reward", reward, "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
             "--sample-tokens", "80", "--sample-bars", "2", "--num-samples", "4", "--listen", "2"]  # 80 > the context of 64
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
     assert "discriminator frozen" in printed  # a user's folder names no jazz pieces to co-evolve on
+    assert f"PPO with --reward {reward} (chord_changes_per_bar at its 15%-85% quantiles; 2 updates" in printed
+    ppo_meta = json.loads(next((out / "finetune").glob("checkpoint-*/rlmusic.json")).read_text())
+    assert ppo_meta["reward_spec"] == reward
     report = (out / "report.md").read_text()
     assert "## Against real music" in report and "curves.png" in report
     # the report leads with the measures the reward never sees
@@ -32,15 +38,23 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     assert (out / "curves.png").stat().st_size > 0
     # overlap/unseen: every column over the metrics the demo's reward does not score
     from rewards import REWARDS
-    from rlmusic.demo import DEMO_REWARD
     from rlmusic.evaluate.metrics_command import unseen_overlap
     from rlmusic.reward_contract import metrics_read
 
-    seen = frozenset(metrics_read(DEMO_REWARD, REWARDS))
+    seen = frozenset(metrics_read(reward, REWARDS))
+    assert "mean_duration" in seen
     for c, d in summary["distance_to_reference"].items():
         overlap = {k: (math.nan if v is None else v) for k, v in summary["overlap_with_reference"][c].items()}
         assert d["overlap_unseen"] == pytest.approx(unseen_overlap(overlap, seen))
     assert "overlap/unseen" in printed
+
+
+def test_a_misspelt_demo_reward_fails_before_any_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--reward", "repetition,jazz_cfl"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlmusic: error: unknown reward 'jazz_cfl'") and "\n" not in err
+    assert not out.exists()  # no corpus, no discriminator, no folder: it failed first
 
 
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():

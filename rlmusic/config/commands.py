@@ -78,6 +78,9 @@ class DemoOptions:
     """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
     discriminator: str = ""
     """Discriminator (default: the shipped checkpoints/jazz-clf)."""
+    reward: str = ""
+    """PPO's reward, as ``rlmusic finetune --reward`` takes it (default: the demo's recipe,
+    ``rlmusic.demo.DEMO_REWARD``; its band quantiles apply to the band rewards it names)."""
     updates: int = 200
     """PPO updates."""
     batch_size: int = 16
