@@ -14,8 +14,9 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     out = tmp_path / "demo"
     reward = DEMO_REWARD + ",band:mean_duration"  # the recipe's terms, and --reward reaching PPO
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
-            "--discriminator", str(tiny_clf), "--reward", reward, "--updates", "2", "--batch-size", "8", "--max-new-tokens", "32",
-            "--sample-tokens", "80", "--sample-bars", "2", "--num-samples", "4", "--listen", "2"]  # 80 > the context of 64
+            "--discriminator", str(tiny_clf), "--reward", reward, "--updates", "2", "--batch-size", "8",
+            "--max-new-tokens", "32", "--sample-tokens", "80",  # 80 > the context of 64
+            "--sample-bars", "2", "--num-samples", "4", "--listen", "2"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
