@@ -61,7 +61,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     args.validate()
     reward = args.reward or DEMO_REWARD
     # a misspelt reward fails here, before minutes of corpus and discriminator work
-    RewardSpec.parse(reward, plugins.rewards, plugins.reserved)
+    named = {name for name, *_ in RewardSpec.parse(reward, plugins.rewards, plugins.reserved).terms}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
@@ -118,7 +118,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     precision = ppo_precision(args.precision)
     shown = "fp32" if precision == "no" else precision
     narrow = "".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles; " for k, q in DEMO_BAND_QUANTILES.items()
-                     if f"band:{k}" in reward)
+                     if f"band:{k}" in named)
     t = _step(f"4/6 PPO with --reward {reward} ({narrow}{args.updates} updates, {shown}, discriminator "
               + (f"co-evolving on {refresh_from})" if refresh else "frozen)"))
     run = out / "finetune"

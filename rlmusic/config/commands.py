@@ -80,7 +80,7 @@ class DemoOptions:
     """Discriminator (default: the shipped checkpoints/jazz-clf)."""
     reward: str = ""
     """PPO's reward, as ``rlmusic finetune --reward`` takes it (default: the demo's recipe,
-    ``rlmusic.demo.DEMO_REWARD``; its band quantiles apply to the band rewards it names)."""
+    ``rlmusic.demo.DEMO_REWARD``; the demo's narrower band quantiles apply to the bands it names)."""
     updates: int = 200
     """PPO updates."""
     batch_size: int = 16
