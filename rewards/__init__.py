@@ -12,11 +12,13 @@ from __future__ import annotations
 from rewards.band import band, pitch_entropy, scale
 from rewards.jazz_clf import jazz_clf
 from rewards.metric_match import metric_match
+from rewards.novelty import novelty
 from rewards.repetition import repetition
 from rewards.rl_tuner import autocorrelation, in_key, leaps_resolved, motif, repeated_motif, tonic, unique_extrema
 
 REWARDS = {
     "repetition": repetition,
+    "novelty": novelty,
     "pitch_entropy": pitch_entropy,
     "scale": scale,
     "in_key": in_key,

@@ -5,12 +5,13 @@ import pytest
 
 from rewards import RESERVED, REWARDS
 from rewards.band import band_score
+from rewards.novelty import novelty_scores
 from rewards.repetition import loop_mask, repetition_score
 from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
 from rlmusic.config.sections import TokenizerConfig
 from rlmusic.data.tokens import build_tokenizer
 from rlmusic.errors import RLMusicError
-from rlmusic.music.metrics import METRICS
+from rlmusic.music.metrics import METRICS, distinct_n
 from rlmusic.music.piece import piece_from_arrays
 from rlmusic.reward_contract import RewardBatch, build_reward, metrics_read, parse_reward_spec, reward_needs, trl_reward_func
 
@@ -29,6 +30,21 @@ def test_repetition_by_hand():
     assert repetition_score(mono([60, 62] * 3)) == pytest.approx(-1 / 3)
     assert repetition_score(mono([60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65])) == 0.0
     assert repetition_score(mono([])) == -1.0
+
+
+def test_novelty_by_hand_and_its_weighted_mean_is_the_batch_distinct_4():
+    a, b = [60, 62, 64, 65, 67], [60, 62, 64, 65, 69]  # two 4-grams each; they share 60-62-64-65
+    loop = [60, 62, 64, 65] * 3  # 9 4-grams, 4 distinct: 60-62-64-65 three times, its rotations twice
+    scores = novelty_scores([a, b, loop, [60, 62, 64]])  # 60-62-64-65: 5 times in the batch
+    assert scores == pytest.approx([(1 / 5 + 1) / 2, (1 / 5 + 1) / 2, (3 * (1 / 5) + 3 * 2 * (1 / 2)) / 9, 0.0])
+    assert novelty_scores([a, a]) == [0.5, 0.5] and novelty_scores([a, b[::-1]]) == [1.0, 1.0]
+    weights = [2, 2, 9]
+    assert np.average(scores[:3], weights=weights) == pytest.approx(distinct_n([a, b, loop], 4))
+    # the reward reads each piece's melody: the chords' top line is a again (60-62-64-65 three
+    # times in the batch, 62-64-65-67 twice)
+    pieces = [mono(a), mono(b), piece_from_arrays([0, 0, 4, 4, 8, 8, 12, 12, 16, 16], [4] * 10,
+                                                   [48, 60, 48, 62, 48, 64, 48, 65, 48, 67], tpq=TPQ, bar_ticks=16)]
+    assert REWARDS["novelty"]()(RewardBatch.from_pieces(pieces)) == pytest.approx([(1 / 3 + 1 / 2) / 2, (1 / 3 + 1) / 2, (1 / 3 + 1 / 2) / 2])
 
 
 def test_loop_mask_needs_three_back_to_back_occurrences():
