@@ -5,7 +5,7 @@ import pytest
 
 from rewards import RESERVED, REWARDS
 from rewards.band import band_score
-from rewards.novelty import novelty_scores
+from rewards.novelty import Novelty, novelty_scores
 from rewards.repetition import loop_mask, repetition_score
 from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
 from rlmusic.config.sections import TokenizerConfig
@@ -44,7 +44,25 @@ def test_novelty_by_hand_and_its_weighted_mean_is_the_batch_distinct_4():
     # times in the batch, 62-64-65-67 twice)
     pieces = [mono(a), mono(b), piece_from_arrays([0, 0, 4, 4, 8, 8, 12, 12, 16, 16], [4] * 10,
                                                    [48, 60, 48, 62, 48, 64, 48, 65, 48, 67], tpq=TPQ, bar_ticks=16)]
-    assert REWARDS["novelty"]()(RewardBatch.from_pieces(pieces)) == pytest.approx([(1 / 3 + 1 / 2) / 2, (1 / 3 + 1) / 2, (1 / 3 + 1 / 2) / 2])
+    reward = REWARDS["novelty"]()
+    assert reward(RewardBatch.from_pieces(pieces)) == pytest.approx([(1 / 3 + 1 / 2) / 2, (1 / 3 + 1) / 2, (1 / 3 + 1 / 2) / 2])
+
+
+def test_novelty_remembers_the_samples_before_the_batch_and_resumes_with_them():
+    a, b = [60, 62, 64, 65, 67], [70, 69, 67, 65, 64, 62]
+    reward = REWARDS["novelty"]()
+    assert reward(RewardBatch.from_pieces([mono(a)])) == [1.0]
+    state = reward.state()
+    # a again: both its 4-grams were played once before; b is new
+    assert reward(RewardBatch.from_pieces([mono(a), mono(b)])) == [0.5, 1.0]
+    again = REWARDS["novelty"]()
+    again.restore(state)
+    assert again(RewardBatch.from_pieces([mono(a), mono(b)])) == [0.5, 1.0]
+    assert novelty_scores([a], before=[a, a, b]) == [1 / 3]
+    short = Novelty(memory=1)  # the oldest sample leaves the memory first
+    for melody in (a, b):
+        short(RewardBatch.from_pieces([mono(melody)]))
+    assert short(RewardBatch.from_pieces([mono(a)])) == [1.0]
 
 
 def test_loop_mask_needs_three_back_to_back_occurrences():
