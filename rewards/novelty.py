@@ -21,8 +21,9 @@ processes each remembers its own rollouts, and the checkpoint keeps the main pro
 It reads no model, so it holds while a co-evolving discriminator moves. Range [0, 1]: 1 for a
 sample none of whose 4-grams occurs twice in the set, 1/k for one whose every 4-gram occurs k
 times, 0 for a melody of fewer than 4 notes (nothing to hear scores worst, as in
-``repetition``). 64 windows of the corpus's jazz, 640 tokens each, have distinct-4 0.85;
-pitch noise scores 1, so weigh it beside rewards that keep the harmony (the chord-fit band).
+``repetition``). Batches of 16 windows of the corpus's jazz, 255 tokens long, score 0.89 on
+average after 256 others (0.82-0.94 a batch); pitch noise scores 1, so weigh it beside
+rewards that keep the harmony (the chord-fit band).
 
 Example::
 
