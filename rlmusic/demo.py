@@ -113,7 +113,8 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings["discriminator"] = time.time() - t
 
     refresh_from = args.refresh_from or ("target" if args.target else "" if args.data else f"corpus:{CORPUS_JAZZ}")
-    refresh = {"refresh_every": args.refresh_every, "refresh_from": refresh_from} \
+    refresh = {"refresh_every": args.refresh_every, "refresh_history": args.refresh_history,
+               "refresh_from": refresh_from} \
         if refresh_from and args.refresh_every else {}
     precision = ppo_precision(args.precision)
     shown = "fp32" if precision == "no" else precision

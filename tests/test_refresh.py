@@ -21,7 +21,7 @@ from rlmusic.models.discriminator import Discriminator, load_discriminator, trai
 from rlmusic.reward_contract import build_reward
 from rlmusic.tracking import read_metrics
 from rlmusic.train.ppo import STATE_SCHEMA, finetune
-from rlmusic.train.refresh import refresh_discriminator
+from rlmusic.train.refresh import Refresher, refresh_discriminator
 
 
 def pads(tok, n: int, rng) -> list[list[int]]:
@@ -125,6 +125,27 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
     # and it co-evolved: not the discriminator the run started from
     start = load_discriminator(tiny_clf)
     assert not all(torch.equal(x, y) for x, y in zip(start.state_dict().values(), da.state_dict().values()))
+
+
+def test_a_refresh_trains_on_its_updates_and_the_history_before_them():
+    """every=2, history=3: the refresh at update 6 sees updates 2-6's rollouts, oldest first; the
+    one at update 4 all four so far; a resumed refresher the same as the uninterrupted one."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    one = SimpleNamespace(num_processes=1, is_main_process=True, autocast=lambda *a, **k: nullcontext())
+    seen = {}
+    refresher = Refresher(lambda update, rollouts: seen.setdefault(update, rollouts) and {"refreshed": update},
+                          every=2, history=3)
+    rows = [refresher.step(u, [[u, 0], [u, 1]], one) for u in range(1, 7)]
+    assert rows == [{}, {"refreshed": 2}, {}, {"refreshed": 4}, {}, {"refreshed": 6}]
+    assert [r[0] for r in seen[2]] == [1, 1, 2, 2]
+    assert [r[0] for r in seen[4]] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert [r[0] for r in seen[6]] == [2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+    again = Refresher(lambda update, rollouts: seen.setdefault(-update, rollouts) and {}, every=2, history=3)
+    again.restore(refresher.state()[:-1])  # as a checkpoint written after update 5 holds it
+    again.step(6, [[6, 0], [6, 1]], one)
+    assert seen[-6] == seen[6]
 
 
 def test_a_refresh_that_would_lose_real_jazz_is_rolled_back(jazz_set, tiny_clf, cache_dir):

@@ -92,6 +92,9 @@ class DemoOptions:
     """Co-evolve the discriminator every this many updates (ppo.refresh_every; 0: frozen). The
     shipped discriminator hears harmony, and frozen it moved the judge further in 100 updates
     than refreshed every 10 (docs/results.md)."""
+    refresh_history: int = 0
+    """A refresh also trains against the rollouts of this many updates before the last
+    --refresh-every (ppo.refresh_history; 0: only those)."""
     refresh_from: str = ""
     """Its real music (ppo.refresh_from); default corpus:/jazz/ on the embedded corpus. With
     --data, name the folder's jazz pieces (e.g. corpus:/jazz/), or it stays frozen."""
@@ -123,6 +126,8 @@ class DemoOptions:
                                "--listen must be positive")
         if self.sample_bars < 0:
             raise RLMusicError(f"--sample-bars must be 0 (off) or positive, got {self.sample_bars}")
+        if self.refresh_history < 0:
+            raise RLMusicError(f"--refresh-history must be 0 or positive, got {self.refresh_history}")
         if self.refresh_every < 0:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
         if self.precision not in ("auto", "bf16", "no"):

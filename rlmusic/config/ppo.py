@@ -108,6 +108,11 @@ class PPOConfig:
     refresh_every: int = 0
     """Co-evolving discriminator: every this many updates, train it on real jazz against
     non-jazz plus the policy's fresh rollouts (the seeds' GAN classifier; 0: off, frozen)."""
+    refresh_history: int = 0
+    """A refresh also takes as negatives the rollouts of this many updates before the last
+    refresh_every (0: only those), so the policy cannot please the discriminator again with
+    what it played before and was refreshed against (a history of generated samples, as in
+    Shrivastava et al., 2017). They share the refresh batch's negatives with the fresh ones."""
     refresh_steps: int = 200
     """Most discriminator steps per refresh (it stops earlier once refresh_target is reached)."""
     refresh_share: float = 0.25
@@ -147,7 +152,7 @@ class PPOConfig:
                   "max_bad_steps", "refresh_steps", "kl_horizon", "lr", "temperature", "cliprange", "cliprange_value",
                   "target_kl")
         non_negative("ppo", self, "kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm",
-                      "prompt_tokens", "sample_every", "refresh_every", "keep_last", "threads", "top_k",
+                      "prompt_tokens", "sample_every", "refresh_every", "refresh_history", "keep_last", "threads", "top_k",
                       "min_new_tokens")
         if self.min_new_tokens > self.max_new_tokens:
             raise RLMusicError(f"ppo.min_new_tokens ({self.min_new_tokens}) must not exceed ppo.max_new_tokens "

@@ -172,7 +172,7 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
         disc, train, disc.ids_for(recent, tokenizer), cfg.clf, pc.refresh_steps, share=pc.refresh_share,
         target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor, matched=matched,
         matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled),
-        pc.refresh_every, disc)
+        pc.refresh_every, disc, history=pc.refresh_history)
 
 
 def judge_monitor() -> dict:

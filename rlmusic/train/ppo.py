@@ -243,7 +243,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                            "processes": accelerator.num_processes}
     last_path, bad = None, 0
     refresher = refresh if isinstance(refresh, Refresher) or refresh is None or not pc.refresh_every \
-        else Refresher(refresh, pc.refresh_every)
+        else Refresher(refresh, pc.refresh_every, history=pc.refresh_history)
     if refresher is not None and resume_state is not None:
         refresher.restore(resume_state.get("refresh_buffer"))
     if resume_state is not None:

@@ -1,8 +1,9 @@
 """The co-evolving discriminator's owner: which rollouts a refresh sees, when, and on which process.
 
 The seeds' GAN classifier learns from the generator's own output. Every ``ppo.refresh_every``
-updates the discriminator retrains on the rollouts of exactly those updates (a buffer of that
-many batches, kept in the run's checkpoint so a resumed run refreshes on the same ones). On
+updates the discriminator retrains on the rollouts of exactly those updates, and of
+``ppo.refresh_history`` updates before them (a buffer of that many batches, kept in the run's
+checkpoint so a resumed run refreshes on the same ones). On
 several processes every rank's rollouts go into the buffer, the main process trains, and its
 weights are broadcast, so every rank rewards with the same discriminator.
 """
@@ -28,16 +29,19 @@ RefreshFn = Callable[[int, list[list[int]]], dict]
 class Refresher:
     """``step(update, this update's rollouts, accelerator)`` after every update: the refresh's
     logged figures when one ran (``{}`` otherwise). ``fn(update, rollouts)`` trains the
-    discriminator ``disc`` (see ``rlmusic.models.discriminator.refresh_discriminator``)."""
+    discriminator ``disc`` (see ``rlmusic.models.discriminator.refresh_discriminator``) on the
+    last ``every + history`` updates' rollouts."""
 
-    def __init__(self, fn: RefreshFn, every: int, disc: nn.Module | None = None):
-        if every <= 0:
-            raise ValueError("a Refresher refreshes every so many updates (every >= 1)")
+    def __init__(self, fn: RefreshFn, every: int, disc: nn.Module | None = None, history: int = 0):
+        if every <= 0 or history < 0:
+            raise ValueError("a Refresher refreshes every so many updates (every >= 1, history >= 0)")
         self.fn, self.every, self.disc = fn, every, disc
-        self.buffer: deque[list[list[int]]] = deque(maxlen=every)  # one entry per update, all ranks' rollouts
+        # one entry per update, all ranks' rollouts
+        self.buffer: deque[list[list[int]]] = deque(maxlen=every + history)
 
     def rollouts(self) -> list[list[int]]:
-        """What the next refresh trains on: the last ``every`` updates' rollouts, oldest first."""
+        """What the next refresh trains on: the last ``every + history`` updates' rollouts, oldest
+        first."""
         return [x for batch in self.buffer for x in batch]
 
     def state(self) -> list[list[list[int]]]:
