@@ -48,8 +48,10 @@ def _data(jazz_set, cache_dir):
     return tok, data
 
 
-@pytest.mark.parametrize("matched", [False, True], ids=["fresh-only", "matched"])
-def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(matched, jazz_set, tiny_clf, cache_dir):
+@pytest.mark.parametrize("matched, history", [(False, False), (True, False), (False, True)],
+                         ids=["fresh-only", "matched", "history"])
+def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(matched, history, jazz_set, tiny_clf,
+                                                                            cache_dir):
     tok, data = _data(jazz_set, cache_dir)
     train = data.select(np.array([s == "train" for s in data.splits]))
     real = [p[:96].tolist() for p, s, y in zip(data.pieces, data.splits, data.labels) if s == "test" and y == 1]
@@ -65,10 +67,15 @@ def test_one_refresh_drives_pads_below_0_3_while_real_jazz_stays_above_0_7(match
     train_discriminator(disc, with_pads, cfg, progress=False)
     generator = pads(tok, 32, rng)  # fresh pads from the same generator
     assert disc.prob_jazz(generator).mean() > 0.7 and disc.prob_jazz(real).mean() > 0.7
-    # One refresh: pads are fresh negatives in a quarter of every batch.
+    # One refresh: pads are fresh negatives in a quarter of every batch. With a history of twice
+    # as many earlier samples the discriminator already rejects (non-jazz), the pads are a third
+    # of those negatives, and the refresh still runs until the pads, not the pool, are below 0.3.
     jazz = [p for p, y in zip(train.pieces, train.labels) if y == 1] if matched else None
+    earlier = ([p[:96].tolist() for p, y in zip(train.pieces, train.labels) if y == 0] * 4)[:64] if history else None
+    if history:  # the test set's 18 non-jazz pieces, each drawn up to four times
+        assert len(earlier) == 64 and disc.prob_jazz(earlier).mean() < 0.2
     stats = refresh_discriminator(disc, train, generator, cfg, steps=200, share=0.25, target=0.3, seed=1, held_out=real,
-                                  matched=jazz)
+                                  matched=jazz, earlier=earlier)
     assert stats["clf/refresh_p_jazz_before"] > 0.7
     assert stats["clf/refresh_p_jazz_after"] < 0.3 and stats["clf/refresh_steps"] < 200
     assert stats["clf/refresh_real_jazz"] > 0.7
@@ -128,21 +135,25 @@ def test_ppo_resume_with_refresh_matches_a_straight_run(tmp_path, trained_run, j
 
 
 def test_a_refresh_trains_on_its_updates_and_the_history_before_them():
-    """every=2, history=3: the refresh at update 6 sees updates 2-6's rollouts, oldest first; the
-    one at update 4 all four so far; a resumed refresher the same as the uninterrupted one."""
+    """every=2, history=3: the refresh at update 6 trains on updates 5-6's rollouts with 2-4's as
+    its history, oldest first; the one at update 4 on 3-4's with 1-2's; a resumed refresher the
+    same as the uninterrupted one."""
     from contextlib import nullcontext
     from types import SimpleNamespace
 
     one = SimpleNamespace(num_processes=1, is_main_process=True, autocast=lambda *a, **k: nullcontext())
     seen = {}
-    refresher = Refresher(lambda update, rollouts: seen.setdefault(update, rollouts) and {"refreshed": update},
-                          every=2, history=3)
+    refresher = Refresher(lambda update, rollouts, earlier: seen.setdefault(update, (rollouts, earlier)) and
+                          {"refreshed": update}, every=2, history=3)
     rows = [refresher.step(u, [[u, 0], [u, 1]], one) for u in range(1, 7)]
     assert rows == [{}, {"refreshed": 2}, {}, {"refreshed": 4}, {}, {"refreshed": 6}]
-    assert [r[0] for r in seen[2]] == [1, 1, 2, 2]
-    assert [r[0] for r in seen[4]] == [1, 1, 2, 2, 3, 3, 4, 4]
-    assert [r[0] for r in seen[6]] == [2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
-    again = Refresher(lambda update, rollouts: seen.setdefault(-update, rollouts) and {}, every=2, history=3)
+    def updates(rows):
+        return [r[0] for r in rows]
+
+    assert [updates(x) for x in seen[2]] == [[1, 1, 2, 2], []]
+    assert [updates(x) for x in seen[4]] == [[3, 3, 4, 4], [1, 1, 2, 2]]
+    assert [updates(x) for x in seen[6]] == [[5, 5, 6, 6], [2, 2, 3, 3, 4, 4]]
+    again = Refresher(lambda update, *rollouts: seen.setdefault(-update, rollouts) and {}, every=2, history=3)
     again.restore(refresher.state()[:-1])  # as a checkpoint written after update 5 holds it
     again.step(6, [[6, 0], [6, 1]], one)
     assert seen[-6] == seen[6]

@@ -112,7 +112,8 @@ class PPOConfig:
     """A refresh also takes as negatives the rollouts of this many updates before the last
     refresh_every (0: only those), so the policy cannot please the discriminator again with
     what it played before and was refreshed against (a history of generated samples, as in
-    Shrivastava et al., 2017). They share the refresh batch's negatives with the fresh ones."""
+    Shrivastava et al., 2017). They share the refresh batch's negatives with the fresh ones; the
+    refresh stops on the fresh ones' P(jazz) alone (``ppo.refresh_target``)."""
     refresh_steps: int = 200
     """Most discriminator steps per refresh (it stops earlier once refresh_target is reached)."""
     refresh_share: float = 0.25

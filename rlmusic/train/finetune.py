@@ -168,10 +168,11 @@ def make_refresh(cfg: RunConfig, disc: Discriminator, tokenizer, corpus: Corpus 
                                                                            max_pieces=len(real),
                                                                            kinds=cfg.clf.scrambled_kinds)]
     pc = cfg.ppo
-    return Refresher(lambda update, recent: refresh_discriminator(
+    return Refresher(lambda update, recent, earlier=(): refresh_discriminator(
         disc, train, disc.ids_for(recent, tokenizer), cfg.clf, pc.refresh_steps, share=pc.refresh_share,
         target=pc.refresh_target, seed=update, held_out=real, real_floor=pc.refresh_real_floor, matched=matched,
-        matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled),
+        matched_openings=pc.prompt == "bos", scrambled=scrambled, held_out_scrambled=held_scrambled,
+        earlier=disc.ids_for(earlier, tokenizer) if earlier else None),
         pc.refresh_every, disc, history=pc.refresh_history)
 
 

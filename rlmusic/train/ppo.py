@@ -202,7 +202,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
     """Run ``cfg.ppo.updates`` PPO updates; returns the final checkpoint's path (written even when
     the last update was skipped as non-finite: its weights are the last good ones).
 
-    ``refresh`` (a :class:`~rlmusic.train.refresh.Refresher`, or ``fn(update, rollouts)`` to make one)
+    ``refresh`` (a :class:`~rlmusic.train.refresh.Refresher`, or ``fn(update, rollouts)`` to make one;
+    ``fn(update, rollouts, earlier)`` with ``ppo.refresh_history``)
     retrains the discriminator every ``ppo.refresh_every`` updates on those updates' rollouts;
     ``companions`` ({subfolder: save}) go into every checkpoint (the discriminator's weights, so
     a resumed run refreshes from the same one); ``monitors`` ({name: fn(batch)}) are logged every

@@ -1,9 +1,9 @@
 """The co-evolving discriminator's owner: which rollouts a refresh sees, when, and on which process.
 
 The seeds' GAN classifier learns from the generator's own output. Every ``ppo.refresh_every``
-updates the discriminator retrains on the rollouts of exactly those updates, and of
-``ppo.refresh_history`` updates before them (a buffer of that many batches, kept in the run's
-checkpoint so a resumed run refreshes on the same ones). On
+updates the discriminator retrains on the rollouts of exactly those updates, with those of the
+``ppo.refresh_history`` updates before them as further negatives (a buffer of that many
+batches, kept in the run's checkpoint so a resumed run refreshes on the same ones). On
 several processes every rank's rollouts go into the buffer, the main process trains, and its
 weights are broadcast, so every rank rewards with the same discriminator.
 """
@@ -23,26 +23,30 @@ from rlmusic.config.sections import ClfConfig
 from rlmusic.data.labelled import Labelled, sample_windows
 from rlmusic.models.discriminator import Discriminator, discriminator_loss
 
-RefreshFn = Callable[[int, list[list[int]]], dict]
+RefreshFn = Callable[..., dict]  # fn(update, rollouts) -> logged figures; with a history, fn(update, rollouts, earlier)
 
 
 class Refresher:
     """``step(update, this update's rollouts, accelerator)`` after every update: the refresh's
     logged figures when one ran (``{}`` otherwise). ``fn(update, rollouts)`` trains the
     discriminator ``disc`` (see ``rlmusic.models.discriminator.refresh_discriminator``) on the
-    last ``every + history`` updates' rollouts."""
+    last ``every`` updates' rollouts; with ``history`` > 0 it is called as ``fn(update,
+    rollouts, earlier)``, ``earlier`` the ``history`` updates' rollouts before those."""
 
     def __init__(self, fn: RefreshFn, every: int, disc: nn.Module | None = None, history: int = 0):
         if every <= 0 or history < 0:
             raise ValueError("a Refresher refreshes every so many updates (every >= 1, history >= 0)")
-        self.fn, self.every, self.disc = fn, every, disc
+        self.fn, self.every, self.disc, self.history = fn, every, disc, history
         # one entry per update, all ranks' rollouts
         self.buffer: deque[list[list[int]]] = deque(maxlen=every + history)
 
     def rollouts(self) -> list[list[int]]:
-        """What the next refresh trains on: the last ``every + history`` updates' rollouts, oldest
-        first."""
-        return [x for batch in self.buffer for x in batch]
+        """What the next refresh trains on: the last ``every`` updates' rollouts, oldest first."""
+        return [x for batch in list(self.buffer)[-self.every :] for x in batch]
+
+    def earlier(self) -> list[list[int]]:
+        """The history: the rollouts of the updates before those, oldest first."""
+        return [x for batch in list(self.buffer)[: -self.every] for x in batch]
 
     def state(self) -> list[list[list[int]]]:
         return [list(batch) for batch in self.buffer]
@@ -61,7 +65,8 @@ class Refresher:
             # The run's precision, without autocast's weight cache: it would keep serving the
             # first forward's bf16 weights through every optimizer step.
             with accelerator.autocast(AutocastKwargs(cache_enabled=False)):
-                row = self.fn(update, self.rollouts())
+                row = self.fn(update, self.rollouts(), self.earlier()) if self.history else \
+                    self.fn(update, self.rollouts())
         if many:
             row = broadcast_object_list([row])[0]
             if self.disc is not None:
@@ -76,7 +81,8 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
                           held_out: list[list[int]] | None = None, real_floor: float = 0.0,
                           check_every: int = 5, matched: list[np.ndarray] | None = None,
                           matched_openings: bool = True, scrambled: list[np.ndarray] | None = None,
-                          held_out_scrambled: list[list[int]] | None = None) -> dict[str, float]:
+                          held_out_scrambled: list[list[int]] | None = None,
+                          earlier: list[list[int]] | None = None) -> dict[str, float]:
     """The co-evolving discriminator (the seeds' "GAN classifier"): train on the labelled set
     (real jazz against non-jazz) with the policy's ``fresh`` rollouts as negatives, a fixed
     ``share`` of every batch, each read as the ``jazz_clf`` reward reads it (its last
@@ -97,8 +103,12 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
     in training: a discriminator that may only separate the samples by texture would keep
     calling texture without harmony jazz. ``held_out_scrambled``: corrupted copies of the
     held-out real jazz, whose P(jazz) is reported after the refresh (the scramble test).
+    ``earlier``: the policy's rollouts from before ``fresh`` (``ppo.refresh_history``), drawn as
+    negatives beside them; the stop reads ``fresh`` alone, as samples the discriminator already
+    rejects would otherwise end a refresh before it saw the new ones.
     Seeded by ``seed`` (windows and dropout), so a resumed run refreshes identically."""
     fresh = [f[-disc.max_window :] for f in fresh if len(f) >= 8]
+    pool = fresh + [f[-disc.max_window :] for f in earlier or () if len(f) >= 8]  # the negatives drawn
     before = float(disc.prob_jazz(fresh).mean()) if fresh else math.nan
     out = {"clf/refresh_p_jazz_before": before}
     if not fresh:
@@ -122,7 +132,7 @@ def refresh_discriminator(disc: Discriminator, data: Labelled, fresh: list[list[
             windows, labels = sample_windows(data, rng, cfg.batch_size - n_fresh * (2 if matched else 1),
                                              cfg.min_window, cfg.max_window, cfg.balance, scrambled,
                                              cfg.scrambled_share)
-            picked = [fresh[i] for i in rng.integers(len(fresh), size=n_fresh)]
+            picked = [pool[i] for i in rng.integers(len(pool), size=n_fresh)]
             windows, labels = windows + picked, labels + [0] * n_fresh
             if matched:
                 for i, w in zip(rng.integers(len(matched), size=n_fresh), picked):
