@@ -120,8 +120,9 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     shown = "fp32" if precision == "no" else precision
     narrow = "".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles; " for k, q in DEMO_BAND_QUANTILES.items()
                      if f"band:{k}" in named)
-    t = _step(f"4/6 PPO with --reward {reward} ({narrow}{args.updates} updates, {shown}, discriminator "
-              + (f"co-evolving on {refresh_from})" if refresh else "frozen)"))
+    history = f", {args.refresh_history} earlier updates' rollouts kept as negatives" if args.refresh_history else ""
+    disc_line = f"co-evolving on {refresh_from}{history}" if refresh else "frozen"
+    t = _step(f"4/6 PPO with --reward {reward} ({narrow}{args.updates} updates, {shown}, discriminator {disc_line})")
     run = out / "finetune"
     # the bands: the target's, a user's --data folder's own, or the corpus's jazz
     bands = {"target": args.target} if args.target else {} if args.data else {"bands_from": CORPUS_JAZZ}
