@@ -2,10 +2,10 @@
 
 Corpus preparation, the shipped discriminator (trained if missing), PPO from the shipped
 pretrained policy toward jazz with the harmony, texture and silence kept inside real jazz's
-band (``DEMO_REWARD``, or ``--reward``; the discriminator frozen unless ``--refresh-every``
-co-evolves it), ``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls,
-reward/KL curves, and ``report.html`` (``report.md`` beside it); with ``--target DIR``, toward
-a folder of your own.
+band and the melodies kept varied (``DEMO_REWARD``, or ``--reward``; on the embedded corpus
+the prior tuned on its jazz and the discriminator co-evolving with the policy, ``demo_models``),
+``rlmusic metrics`` before vs after, MIDI and WAV samples, piano rolls, reward/KL curves, and
+``report.html`` (``report.md`` beside it); with ``--target DIR``, toward a folder of your own.
 Each step is the library call behind the ``rlmusic`` subcommand a user would type.
 """
 
@@ -26,22 +26,37 @@ from rlmusic.evaluate.before_after import (
     write_report,
 )
 from rlmusic.plugins import Plugins
-from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_POLICY
+from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF, SHIPPED_GAN_CLF, SHIPPED_JAZZ_POLICY, SHIPPED_POLICY
 from rlmusic.reward_contract import RewardSpec
 
 # Toward jazz (the discriminator hears harmony: pitch-scrambled jazz scores near 0), while the
 # harmony (chord fit, the bass on the root at chord changes, chord changes per bar), pitch-class
-# entropy, scale consistency, the texture (onsets per beat, notes per bar, polyphony) and the
-# longest silence stay inside the band of the corpus's real jazz: alone, a frozen discriminator
-# is pleased by dense sustained chords, and one that co-evolves (the demo's) by pieces with long
-# gaps (docs/results.md compares the recipes on the independent measures). The bands come from
-# real jazz, not the folk-heavy whole corpus. Chord changes per bar weigh 3 inside a narrower
-# band (DEMO_BAND_QUANTILES): measured on 255-token rollouts, the 5th-95th band is wide enough
-# to let the policy change chords on nearly every beat, which the 640-token samples then show.
+# entropy, scale consistency, the texture (onsets per beat, notes per bar, polyphony, note
+# lengths) and the longest silence stay inside the band of the corpus's real jazz, and each
+# sample plays melodic 4-grams the recent samples did not (novelty): alone, a discriminator is
+# pleased by dense sustained chords (frozen), by long gaps or a thinned texture (co-evolving), and
+# by one comping pattern played again and again (docs/results.md compares the recipes on the
+# independent measures). The bands come from real jazz, not the folk-heavy whole corpus. Chord
+# changes per bar weigh 3 inside a narrower band (DEMO_BAND_QUANTILES): measured on 255-token
+# rollouts, the 5th-95th band is wide enough to let the policy change chords on nearly every
+# beat, which the 640-token samples then show.
 DEMO_REWARD = ("repetition,jazz_clf=2,band:chord_fit=3,band:bass_on_root,band:chord_changes_per_bar=3,"
-               "band:pitch_class_entropy,band:scale_consistency,band:onsets_per_beat,band:notes_per_bar,"
-               "band:polyphony,band:longest_silence")
+               "band:pitch_class_entropy=2,band:scale_consistency,band:onsets_per_beat=2,band:notes_per_bar=2,"
+               "band:polyphony=3,band:longest_silence=2,band:mean_duration=2,novelty=1.5")
 DEMO_BAND_QUANTILES = {"chord_changes_per_bar": [0.15, 0.85]}
+DEMO_REFRESH_EVERY = 10  # on the embedded corpus: frozen, the jazz-tuned pair's discriminator is exploited
+
+
+def demo_models(args: DemoOptions) -> tuple[Path, Path, int]:
+    """The policy, the discriminator and ``refresh_every`` a demo starts from: the flags where
+    given; on the embedded corpus the prior tuned on its jazz and ``jazz-clf-gan`` co-evolving
+    every ``DEMO_REFRESH_EVERY`` updates; toward a ``--data`` or ``--target`` folder the general
+    prior and ``jazz-clf``, frozen (what those runs were measured with)."""
+    own = bool(args.data or args.target)
+    policy = Path(args.policy) if args.policy else SHIPPED_POLICY if own else SHIPPED_JAZZ_POLICY
+    clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF if own else SHIPPED_GAN_CLF
+    every = args.refresh_every if args.refresh_every is not None else 0 if own else DEMO_REFRESH_EVERY
+    return policy, clf, every
 
 
 def _step(title: str) -> float:
@@ -72,7 +87,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     print(describe_corpus(*prepare_corpus(cfg.data, cfg.tokenizer), seconds=time.time() - t))
     timings = {"corpus": time.time() - t}
 
-    base_policy = Path(args.policy) if args.policy else SHIPPED_POLICY
+    base_policy, clf, refresh_every = demo_models(args)
     t = _step("2/6 pretrained policy" + (f", fine-tuned on {args.target} by maximum likelihood" if args.target else ""))
     policy_path = base_policy
     if args.target:
@@ -90,7 +105,6 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings["policy"] = time.time() - t
 
     t = _step("3/6 jazz discriminator" + (f" trained on {args.target} against the embedded non-jazz" if args.target else ""))
-    clf = Path(args.discriminator) if args.discriminator else SHIPPED_CLF
     if args.target and not args.discriminator:  # the target's own, from the fine-tuned policy's language model
         from rlmusic.models.checkpoint import load_checkpoint
 
@@ -113,9 +127,9 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
     timings["discriminator"] = time.time() - t
 
     refresh_from = args.refresh_from or ("target" if args.target else "" if args.data else f"corpus:{CORPUS_JAZZ}")
-    refresh = {"refresh_every": args.refresh_every, "refresh_history": args.refresh_history,
+    refresh = {"refresh_every": refresh_every, "refresh_history": args.refresh_history,
                "refresh_from": refresh_from} \
-        if refresh_from and args.refresh_every else {}
+        if refresh_from and refresh_every else {}
     precision = ppo_precision(args.precision)
     shown = "fp32" if precision == "no" else precision
     narrow = "".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles; " for k, q in DEMO_BAND_QUANTILES.items()

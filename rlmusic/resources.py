@@ -24,5 +24,9 @@ def shipped(folder: str) -> Path:
 CONFIGS_DIR = shipped("configs")
 SHIPPED_POLICY = shipped("checkpoints") / "pretrain-tiny"
 SHIPPED_CLF = shipped("checkpoints") / "jazz-clf"
+# the demo's pair on the embedded corpus: the prior tuned on the corpus's jazz, and the
+# discriminator that also learned four PPO policies' samples are not jazz (checkpoints/README.md)
+SHIPPED_JAZZ_POLICY = shipped("checkpoints") / "pretrain-tiny-jazz"
+SHIPPED_GAN_CLF = shipped("checkpoints") / "jazz-clf-gan"
 SHIPPED_JUDGE = shipped("checkpoints") / "jazz-judge"
 CORPUS_JAZZ = "/jazz/"  # the embedded corpus's jazz (iRb standards and jazz grooves), as a piece-name selection

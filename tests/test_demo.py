@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     from rlmusic.demo import DEMO_REWARD
 
     out = tmp_path / "demo"
-    reward = DEMO_REWARD + ",band:mean_duration"  # the recipe's terms, and --reward reaching PPO
+    reward = DEMO_REWARD + ",band:pitch_range"  # the recipe's terms, and --reward reaching PPO
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
             "--discriminator", str(tiny_clf), "--reward", reward, "--updates", "2", "--batch-size", "8",
             "--max-new-tokens", "32", "--sample-tokens", "80",  # 80 > the context of 64
@@ -64,6 +65,21 @@ def test_unseen_summary_shows_balanced_accuracy_when_recorded():
     old = {"accuracy": 0.693, "roc_auc": 0.686}  # a record written before balanced accuracy was reported
     assert unseen_summary(old) == "accuracy 0.693, ROC-AUC 0.686"
     assert unseen_summary(old | {"balanced_accuracy": 0.644}) == "accuracy 0.693, balanced 0.644, ROC-AUC 0.686"
+
+
+def test_the_demo_starts_from_the_jazz_pair_on_the_embedded_corpus_only(tmp_path):
+    from rlmusic.config.commands import DemoOptions
+    from rlmusic.demo import demo_models
+    from rlmusic.resources import SHIPPED_CLF, SHIPPED_GAN_CLF, SHIPPED_JAZZ_POLICY, SHIPPED_POLICY
+
+    assert demo_models(DemoOptions()) == (SHIPPED_JAZZ_POLICY, SHIPPED_GAN_CLF, 10)
+    assert demo_models(DemoOptions(data=str(tmp_path))) == (SHIPPED_POLICY, SHIPPED_CLF, 0)
+    assert demo_models(DemoOptions(target=str(tmp_path)))[::2] == (SHIPPED_POLICY, 0)
+    mine = DemoOptions(policy="my-policy", discriminator="my-clf", refresh_every=0)
+    assert demo_models(mine) == (Path("my-policy"), Path("my-clf"), 0)  # a flag always wins
+    assert demo_models(DemoOptions(data=str(tmp_path), refresh_every=5))[2] == 5
+    for pair in (SHIPPED_JAZZ_POLICY, SHIPPED_GAN_CLF):
+        assert (pair / "rlmusic.json").is_file() or any(pair.glob("checkpoint-*/rlmusic.json"))  # they ship
 
 
 def test_the_report_says_what_the_discriminator_co_evolved_on():

@@ -75,9 +75,11 @@ class DemoOptions:
     target_clf_steps: int = 400
     """With --target: discriminator training steps."""
     policy: str = ""
-    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny)."""
+    """Pretrained checkpoint (default: the shipped checkpoints/pretrain-tiny-jazz on the embedded
+    corpus, checkpoints/pretrain-tiny with --data or --target)."""
     discriminator: str = ""
-    """Discriminator (default: the shipped checkpoints/jazz-clf)."""
+    """Discriminator (default: the shipped checkpoints/jazz-clf-gan on the embedded corpus,
+    checkpoints/jazz-clf with --data; with --target one is trained on the folder)."""
     reward: str = ""
     """PPO's reward, as ``rlmusic finetune --reward`` takes it (default: the demo's recipe,
     ``rlmusic.demo.DEMO_REWARD``; the demo's narrower band quantiles apply to the bands it names)."""
@@ -88,10 +90,10 @@ class DemoOptions:
     max_new_tokens: int = 255
     """Tokens per PPO rollout, none ending sooner (a policy rewarded per piece otherwise learns to
     end early); 255 fills the tiny policy's context after BOS."""
-    refresh_every: int = 0
-    """Co-evolve the discriminator every this many updates (ppo.refresh_every; 0: frozen). The
-    shipped discriminator hears harmony, and frozen it moved the judge further in 100 updates
-    than refreshed every 10 (docs/results.md)."""
+    refresh_every: int | None = None
+    """Co-evolve the discriminator every this many updates (ppo.refresh_every; 0: frozen;
+    default: 10 on the embedded corpus, frozen with --data or --target). Frozen, the policy
+    learns to please it beyond real jazz (docs/results.md)."""
     refresh_history: int = 0
     """A refresh also trains against the rollouts of this many updates before the last
     --refresh-every (ppo.refresh_history; 0: only those)."""
@@ -128,7 +130,7 @@ class DemoOptions:
             raise RLMusicError(f"--sample-bars must be 0 (off) or positive, got {self.sample_bars}")
         if self.refresh_history < 0:
             raise RLMusicError(f"--refresh-history must be 0 or positive, got {self.refresh_history}")
-        if self.refresh_every < 0:
+        if self.refresh_every is not None and self.refresh_every < 0:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
         if self.precision not in ("auto", "bf16", "no"):
             raise RLMusicError(f"--precision must be auto, bf16 or no, got {self.precision!r}")
