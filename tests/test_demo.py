@@ -72,7 +72,7 @@ def test_the_demo_starts_from_the_jazz_pair_on_the_embedded_corpus_only(tmp_path
     from rlmusic.demo import demo_models
     from rlmusic.resources import SHIPPED_CLF, SHIPPED_GAN_CLF, SHIPPED_JAZZ_POLICY, SHIPPED_POLICY
 
-    assert demo_models(DemoOptions()) == (SHIPPED_JAZZ_POLICY, SHIPPED_GAN_CLF, 5)
+    assert demo_models(DemoOptions()) == (SHIPPED_JAZZ_POLICY, SHIPPED_GAN_CLF, 10)
     assert demo_models(DemoOptions(data=str(tmp_path))) == (SHIPPED_POLICY, SHIPPED_CLF, 0)
     assert demo_models(DemoOptions(target=str(tmp_path)))[::2] == (SHIPPED_POLICY, 0)
     mine = DemoOptions(policy="my-policy", discriminator="my-clf", refresh_every=0)
