@@ -3,11 +3,14 @@ the reference that `rlmusic metrics --reference-from /jazz/` and the demo measur
 (200 windows of the corpus's jazz, as long as the samples): a scale for the figures of a PPO run.
 
     python scripts/auc_calibration.py [--tokens 640] [--num 64]
+    python scripts/auc_calibration.py --reference MY_MUSIC [--other NAME=DIR ...]
 
-Rows: other windows of the same jazz (what no difference reads as), the same windows with their
+Rows: other windows of the same music (what no difference reads as), the same windows with their
 structure destroyed by each corruption of ``rlmusic.music.corrupt`` (rhythm and texture kept),
-a part of the jazz alone (the standards without the grooves), MMA's non-jazz grooves, Bach
-chorales and folk tunes. Each row: 64 pieces, AUC and Fréchet distance on every metric of
+then other music: on the embedded corpus a part of the jazz alone (the standards without the
+grooves), MMA's non-jazz grooves, Bach chorales and folk tunes; with ``--reference`` (a folder
+of your own music, the reference of `rlmusic metrics --reference DIR --reference-tokens N`) the
+folders named by ``--other``. Each row: AUC and Fréchet distance on every metric of
 ``rlmusic.music.metrics``, and the metrics that separate the row most on their own.
 """
 
@@ -22,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
-from rlmusic.data.corpus import prepare_corpus  # noqa: E402
+from rlmusic.data.corpus import prepare_corpus, tokenize_folder  # noqa: E402
 from rlmusic.evaluate.distance import separating_metrics, set_distances  # noqa: E402
 from rlmusic.music.bands import corpus_sample  # noqa: E402
 from rlmusic.music.corrupt import CORRUPTIONS, corrupt  # noqa: E402
@@ -38,11 +41,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tokens", type=int, default=640, help="window length, as the demo's samples")
     ap.add_argument("--num", type=int, default=64, help="pieces per row, as the demo's columns")
+    ap.add_argument("--reference", type=Path, help="a folder of MIDI files as the reference (default: the corpus's jazz)")
+    ap.add_argument("--other", nargs="*", default=[], metavar="NAME=DIR", help="more rows: folders of other music")
     args = ap.parse_args()
     cfg = load_config(resolve_config_path("tiny"), [])
     tok, corpus = prepare_corpus(cfg.data, cfg.tokenizer, progress=False)
-    # the reference exactly as `rlmusic metrics --reference-from /jazz/` draws it (seed 0, every split)
-    reference, _ = corpus_sample(corpus, tok, "all", 200, select=CORPUS_JAZZ, window=args.tokens)
+    select = CORPUS_JAZZ
+    if args.reference:  # windows of a folder, cut as `rlmusic metrics --reference-tokens` cuts them
+        corpus, select = tokenize_folder(args.reference, tok, cfg.data, progress=False), ""
+    # the reference exactly as `rlmusic metrics` draws it (seed 0, every split, 200 pieces)
+    reference, _ = corpus_sample(corpus, tok, "all", 200, select=select, window=args.tokens)
     ref, names = values(reference), list(METRICS)
 
     def row(label: str, pieces) -> None:
@@ -51,21 +59,30 @@ def main() -> None:
         top = ", ".join(f"{k} {a:.2f}" for k, a in separating_metrics(v, ref, names)[:3])
         print(f"| {label} | {len(pieces)} | {d['two_sample_auc']:.3f} | {d['frechet']:.1f} | {top} |", flush=True)
 
-    print("| 40-beat-scale windows against the jazz reference | pieces | two-sample AUC | Fréchet | separating most |")
+    what = args.reference.name if args.reference else "the corpus's jazz"
+    print(f"| {args.tokens}-token windows against {what} ({len(reference)} windows) | pieces | two-sample AUC "
+          "| Fréchet | separating most |")
     print("|---|---|---|---|---|")
-    # other seeds draw other windows (of mostly other pieces: 200 of the 1,358 jazz pieces are the reference's)
+    # other seeds draw other windows, of other pieces where there are more than --num (a small
+    # folder has every piece in both: then only the windows differ)
     for seed in (11, 12):
-        pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=seed, select=CORPUS_JAZZ, window=args.tokens)
-        row(f"other windows of the corpus's jazz (seed {seed})", pieces)
-    pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=11, select=CORPUS_JAZZ, window=args.tokens)
+        pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=seed, select=select, window=args.tokens)
+        row(f"other windows of {what} (seed {seed})", pieces)
+    pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=11, select=select, window=args.tokens)
     rng = np.random.default_rng(0)
     for kind in CORRUPTIONS:
         row(f"the same windows, {kind.replace('_', ' ')}", corrupt(pieces, kind, rng))
-    for select, label in (("mma/standards/jazz/", "the jazz standards alone (no grooves)"),
-                          ("mma/arrangements/other/", "MMA's non-jazz grooves"),
-                          ("bach/", "Bach chorales"), ("oneill/", "O'Neill's folk tunes")):
+    others = [(select, label) for select, label in (
+        ("mma/standards/jazz/", "the jazz standards alone (no grooves)"), ("mma/arrangements/other/", "MMA's non-jazz grooves"),
+        ("bach/", "Bach chorales"), ("oneill/", "O'Neill's folk tunes"))] if not args.reference else []
+    for select, label in others:
         pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=11, select=select, window=args.tokens)
         row(label, pieces)
+    for spec in args.other:
+        name, _, folder = spec.partition("=")
+        other = tokenize_folder(Path(folder), tok, cfg.data, progress=False)
+        pieces, _ = corpus_sample(other, tok, "all", args.num, seed=11, window=args.tokens)
+        row(name, pieces)
 
 
 if __name__ == "__main__":
