@@ -131,7 +131,8 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
                "refresh_from": refresh_from} \
         if refresh_from and refresh_every else {}
     precision = ppo_precision(args.precision)
-    shown = "fp32" if precision == "no" else precision
+    shown = ("fp32" if precision == "no" else precision) + \
+        (f", temperature {args.temperature:g}" if args.temperature != 1.0 else "")
     narrow = "".join(f"{k} at its {q[0]:.0%}-{q[1]:.0%} quantiles; " for k, q in DEMO_BAND_QUANTILES.items()
                      if f"band:{k}" in named)
     history = f", {args.refresh_history} earlier updates' rollouts kept as negatives" if args.refresh_history else ""
@@ -145,7 +146,7 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
            "batch_size": args.batch_size, "minibatch_size": min(8, args.batch_size),
            "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "prompt": "bos",
            "lr": args.lr, "seed": args.seed, "kl_coef": args.kl_coef, "save_every": max(1, args.updates // 4),
-           "mixed_precision": precision}
+           "mixed_precision": precision, "temperature": args.temperature}
     run_finetune(args.config, data | {"ppo": ppo}, plugins, policy=str(policy_path), discriminator=str(clf), resume=True)
     timings["ppo"] = time.time() - t
 
@@ -154,12 +155,13 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
         if args.target else {"reference": args.data} if args.data else {"reference_from": CORPUS_JAZZ}
     reference |= {"data": args.data} if args.data else {}  # copies searched in the corpus the policy learned
     summary = measure(out, policy_path, run, clf, args.num_samples, args.sample_tokens, args.config, reference,
-                      plugins, bars=args.sample_bars, first=[str(base_policy)] if args.target else [])
+                      plugins, bars=args.sample_bars, first=[str(base_policy)] if args.target else [],
+                      temperature=args.temperature)
     timings["metrics"] = time.time() - t
 
     t = _step("6/6 samples: MIDI, audio, piano rolls, curves, report")
     samples, curves, goodhart, audio_note = listen(out, policy_path, run, args.listen, args.sample_tokens, plugins,
-                                                   bars=args.sample_bars)
+                                                   bars=args.sample_bars, temperature=args.temperature)
     timings["samples"] = time.time() - t
     coevolved = refresh_from if refresh else ""
     report = write_report(out, reward, summary, samples, curves, clf_meta, timings, audio_note, goodhart, coevolved)

@@ -17,14 +17,16 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     argv = ["demo", "--out", str(out), "--data", str(folk_dir), "--policy", str(trained_run),
             "--discriminator", str(tiny_clf), "--reward", reward, "--updates", "2", "--batch-size", "8",
             "--max-new-tokens", "32", "--sample-tokens", "80",  # 80 > the context of 64
-            "--sample-bars", "2", "--num-samples", "4", "--listen", "2"]
+            "--sample-bars", "2", "--num-samples", "4", "--listen", "2", "--temperature", "0.9"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "jazz_probability" in printed and "report:" in printed
+    # one temperature for the rollouts and for both measured columns, and the table says which
+    assert "sampled: 4 pieces of 80 new tokens at temperature 0.9, seed 0" in printed
     assert "discriminator frozen" in printed  # a user's folder names no jazz pieces to co-evolve on
     assert f"PPO with --reward {reward} (chord_changes_per_bar at its 15%-85% quantiles; 2 updates" in printed
     ppo_meta = json.loads(next((out / "finetune").glob("checkpoint-*/rlmusic.json")).read_text())
-    assert ppo_meta["reward_spec"] == reward
+    assert ppo_meta["reward_spec"] == reward and ppo_meta["config"]["ppo"]["temperature"] == 0.9
     report = (out / "report.md").read_text()
     assert "## Against real music" in report and "curves.png" in report
     # the report leads with the measures the reward never sees
@@ -35,6 +37,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
         wavs = list((out / "samples" / tag).glob("*.wav"))
         assert len(wavs) == 2 and all(w.stat().st_size > 44 for w in wavs)  # fluidsynth rendered sound
     summary = json.loads((out / "metrics.json").read_text())
+    assert summary["sampling"]["temperature"] == 0.9 and summary["sampling"]["min_new_tokens"] == 80
     assert all("jazz_probability" in summary["metrics"][c] for c in summary["columns"])
     assert all(summary["metrics"][c]["length/median_bars"] >= 1 for c in summary["columns"])
     assert (out / "curves.png").stat().st_size > 0
@@ -57,6 +60,13 @@ def test_a_misspelt_demo_reward_fails_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("rlmusic: error: unknown reward 'jazz_cfl'") and "\n" not in err
     assert not out.exists()  # no corpus, no discriminator, no folder: it failed first
+
+
+def test_a_demo_temperature_must_be_positive(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--temperature", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "rlmusic: error: --temperature must be positive, got 0.0" and not out.exists()
 
 
 def test_unseen_summary_shows_balanced_accuracy_when_recorded():

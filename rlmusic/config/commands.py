@@ -111,6 +111,9 @@ class DemoOptions:
     kl_coef: float = 0.05
     """The KL leash's coefficient (ppo.kl_coef): how much a nat of divergence from the
     pretrained policy costs, per sample."""
+    temperature: float = 1.0
+    """Sampling temperature of PPO's rollouts (ppo.temperature) and of every measured and
+    rendered sample, before and after alike, so the two columns compare at one temperature."""
     seed: int = 0
     """PPO's ppo.seed (its prompts, rollouts and minibatch order; the measured samples keep theirs)."""
     precision: str = "auto"
@@ -126,6 +129,8 @@ class DemoOptions:
                self.sample_tokens) <= 0:
             raise RLMusicError("--updates, --num-samples, --batch-size, --max-new-tokens, --sample-tokens and "
                                "--listen must be positive")
+        if not self.temperature > 0:
+            raise RLMusicError(f"--temperature must be positive, got {self.temperature}")
         if self.sample_bars < 0:
             raise RLMusicError(f"--sample-bars must be 0 (off) or positive, got {self.sample_bars}")
         if self.refresh_history < 0:

@@ -35,31 +35,33 @@ def unseen_summary(cv: dict) -> str:
     return f"accuracy {cv['accuracy']:.3f}{bal}, ROC-AUC {cv['roc_auc']:.3f}"
 
 
-def sample_config(num: int, tokens: int, seed: int = 0, bars: int = 0) -> SampleConfig:
+def sample_config(num: int, tokens: int, seed: int = 0, bars: int = 0, temperature: float = 1.0) -> SampleConfig:
     """``num`` samples of ``tokens`` tokens (no EOS before them), so every sample is as long as the
     real windows it is compared with; one still short of ``bars`` bars then goes on to the bar
     line that closes them."""
     # 64 at a time: on 2 cores 64 x 640 tokens take 6.6 s so, 11.3 s 16 at a time
     return SampleConfig(num=num, max_new_tokens=tokens, min_new_tokens=tokens, batch_size=64, seed=seed,
-                        min_bars=bars)
+                        min_bars=bars, temperature=temperature)
 
 
 def measure(out: Path, policy_path: Path, run: Path, clf: Path, num: int, sample_tokens: int, config: str,
-            reference: dict, plugins: Plugins, bars: int = 0, first: list[str] | None = None) -> dict:
+            reference: dict, plugins: Plugins, bars: int = 0, first: list[str] | None = None,
+            temperature: float = 1.0) -> dict:
     """``rlmusic metrics`` before vs after into ``out`` (metrics.json, metrics.csv, plots/); the summary.
     ``first``: checkpoints measured before both (the prior a --target demo fine-tuned first)."""
     from rlmusic.evaluate.metrics_command import run_metrics
     from rlmusic.evaluate.output import print_and_write
 
     opts = MetricsOptions(paths=[*(first or []), str(policy_path), str(run)],
-                          sample=sample_config(num, sample_tokens, bars=bars),
+                          sample=sample_config(num, sample_tokens, bars=bars, temperature=temperature),
                           discriminator=str(clf), reference_model=str(policy_path), config=config, **reference)
     summary = run_metrics(opts, plugins.load_policy, plugins.rewards)
     print_and_write(summary, str(out / "metrics.json"), str(out / "metrics.csv"), str(out / "plots"))
     return json.loads((out / "metrics.json").read_text())  # as written: what report pages read back
 
 
-def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins, bars: int = 0):
+def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, plugins: Plugins, bars: int = 0,
+           temperature: float = 1.0):
     """``n`` samples before and after as MIDI, piano-roll PNG and WAV; the run's curves.
     Returns (samples, curves, goodhart, why there is no audio or '')."""
     from rlmusic.evaluate.report import audio_available, curves_png, goodhart_png, piano_roll_png, render_wav
@@ -68,7 +70,7 @@ def listen(out: Path, policy_path: Path, run: Path, n: int, sample_tokens: int, 
     from rlmusic.music.piece import piece_from_score
 
     samples = {}
-    sample_cfg = sample_config(n, sample_tokens, seed=1, bars=bars)
+    sample_cfg = sample_config(n, sample_tokens, seed=1, bars=bars, temperature=temperature)
     for tag, path in (("before", policy_path), ("after", run)):
         ckpt = load_checkpoint(path, plugins.load_policy)
         pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, sample_cfg)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -372,4 +372,7 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
         pieces += [c.piece(i) for c in extra for i in range(len(c))]
         index = CopyIndex.build(pieces, len(tok), cache=None if extra else Path(corpus.meta["cache"]) / "suffixes-train.npy")
         add_copies(columns, index, bar_ids(tok), tok)
-    return summarise(columns, reference)
+    summary = summarise(columns, reference)
+    if sampled:  # how the sampled columns were drawn: a temperature changes every figure
+        summary["sampling"] = asdict(opts.sample)
+    return summary

@@ -13,6 +13,14 @@ import numpy as np
 from rlmusic.music.metrics import METRICS
 
 
+def sampling_line(sampling: dict) -> str:
+    """How the sampled columns were drawn, in one line."""
+    cut = "".join([f", top-k {sampling['top_k']}" if sampling.get("top_k") else "",
+                   f", top-p {sampling['top_p']:g}" if sampling.get("top_p", 1.0) < 1.0 else ""])
+    return (f"sampled: {sampling['num']} pieces of {sampling['max_new_tokens']} new tokens at temperature "
+            f"{sampling['temperature']:g}{cut}, seed {sampling['seed']}")
+
+
 def format_table(summary: dict) -> str:
     """A fixed-width table: one row per metric, one column per input (reference last)."""
     labels = summary["columns"]
@@ -27,7 +35,7 @@ def format_table(summary: dict) -> str:
         return (f"{v:.0f}" if float(v).is_integer() and abs(v) >= 10 else f"{v:.4f}").rjust(width)
 
     header = "metric".ljust(name_w) + "  ".join(label.rjust(width) for label in labels)
-    lines = []
+    lines = [sampling_line(summary["sampling"]), ""] if summary.get("sampling") else []
     if summary.get("distance_to_reference"):
         dist = summary["distance_to_reference"]
         lines += [f"distance to {summary['reference']} (whole metric vector; lower is closer, AUC 0.5 = "
