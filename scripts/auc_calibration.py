@@ -72,11 +72,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for kind in CORRUPTIONS:
         row(f"the same windows, {kind.replace('_', ' ')}", corrupt(pieces, kind, rng))
-    others = [(select, label) for select, label in (
+    others = () if args.reference else (
         ("mma/standards/jazz/", "the jazz standards alone (no grooves)"), ("mma/arrangements/other/", "MMA's non-jazz grooves"),
-        ("bach/", "Bach chorales"), ("oneill/", "O'Neill's folk tunes"))] if not args.reference else []
-    for select, label in others:
-        pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=11, select=select, window=args.tokens)
+        ("bach/", "Bach chorales"), ("oneill/", "O'Neill's folk tunes"))
+    for part, label in others:  # pieces of the corpus named with ``part``
+        pieces, _ = corpus_sample(corpus, tok, "all", args.num, seed=11, select=part, window=args.tokens)
         row(label, pieces)
     for spec in args.other:
         name, _, folder = spec.partition("=")
