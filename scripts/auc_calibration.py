@@ -27,14 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rlmusic.config.load import load_config, resolve_config_path  # noqa: E402
 from rlmusic.data.corpus import prepare_corpus, tokenize_folder  # noqa: E402
 from rlmusic.evaluate.distance import separating_metrics, set_distances  # noqa: E402
-from rlmusic.music.bands import corpus_sample  # noqa: E402
+from rlmusic.music.bands import corpus_sample, metrics_of  # noqa: E402
 from rlmusic.music.corrupt import CORRUPTIONS, corrupt  # noqa: E402
 from rlmusic.music.metrics import METRICS  # noqa: E402
 from rlmusic.resources import CORPUS_JAZZ  # noqa: E402
-
-
-def values(pieces) -> dict[str, list[float]]:
-    return {name: [float(fn(p)) for p in pieces] for name, fn in METRICS.items()}
 
 
 def main() -> None:
@@ -51,10 +47,10 @@ def main() -> None:
         corpus, select = tokenize_folder(args.reference, tok, cfg.data, progress=False), ""
     # the reference exactly as `rlmusic metrics` draws it (seed 0, every split, 200 pieces)
     reference, _ = corpus_sample(corpus, tok, "all", 200, select=select, window=args.tokens)
-    ref, names = values(reference), list(METRICS)
+    ref, names = metrics_of(reference), list(METRICS)
 
     def row(label: str, pieces) -> None:
-        v = values(pieces)
+        v = metrics_of(pieces)
         d = set_distances(v, ref, names)
         top = ", ".join(f"{k} {a:.2f}" for k, a in separating_metrics(v, ref, names)[:3])
         print(f"| {label} | {len(pieces)} | {d['two_sample_auc']:.3f} | {d['frechet']:.1f} | {top} |", flush=True)

@@ -12,7 +12,7 @@ from rlmusic.data.corpus import Corpus
 from rlmusic.data.tokens import decode_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.music.metrics import METRICS
-from rlmusic.music.piece import piece_from_score
+from rlmusic.music.piece import Piece, piece_from_score
 
 
 def bar_window(ids: np.ndarray, length: int, rng: np.random.Generator, bars: np.ndarray) -> np.ndarray:
@@ -71,6 +71,11 @@ def bands_of(values: dict[str, list[float]], quantiles: tuple[float, float]) -> 
     return bands
 
 
+def metrics_of(pieces: list[Piece]) -> dict[str, list[float]]:
+    """{metric: its value on each piece} for every metric of ``METRICS`` (NaN kept)."""
+    return {name: [float(fn(p)) for p in pieces] for name, fn in METRICS.items()}
+
+
 def metric_values(corpus: Corpus, tokenizer, max_pieces: int = 1000, select: str = "", window: int = 0,
                   split: str = "train") -> dict[str, list[float]]:
     """{metric: its value on each piece of ``corpus_sample``} (NaN kept), cached in the corpus
@@ -81,7 +86,7 @@ def metric_values(corpus: Corpus, tokenizer, max_pieces: int = 1000, select: str
     if cache.is_file():
         return json.loads(cache.read_text())
     pieces = corpus_sample(corpus, tokenizer, split, max_pieces, select=select, window=window)[0]
-    values = {name: [float(fn(p)) for p in pieces] for name, fn in METRICS.items()}
+    values = metrics_of(pieces)
     if cache.parent.is_dir():
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(values))  # NaN is written as NaN and read back as such
