@@ -29,6 +29,7 @@ def test_demo_smoke(trained_run, tiny_clf, folk_dir, tmp_path, capsys):
     assert ppo_meta["reward_spec"] == reward and ppo_meta["config"]["ppo"]["temperature"] == 0.9
     report = (out / "report.md").read_text()
     assert "## Against real music" in report and "curves.png" in report
+    assert "sampled: 4 pieces of 80 new tokens at temperature 0.9, seed 0" in report
     # the report leads with the measures the reward never sees
     assert report.index("two-sample AUC") < report.index("judge/p_jazz") < report.index("jazz_probability")
     for tag in ("before", "after"):

@@ -13,6 +13,7 @@ from pathlib import Path
 from rlmusic.config.commands import MetricsOptions
 from rlmusic.config.sections import SampleConfig
 from rlmusic.errors import RLMusicError
+from rlmusic.evaluate.output import sampling_line
 from rlmusic.plugins import Plugins
 from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF
 
@@ -121,7 +122,8 @@ def summary_table(summary: dict) -> str:
     def line(title: str, vals) -> str:
         return title.ljust(24) + "".join(("-" if v is None else f"{v:.4f}").rjust(w) for v, w in zip(vals, widths))
 
-    lines = ["".ljust(24) + "".join(c.rjust(w) for c, w in zip(cols, widths))]
+    lines = [sampling_line(summary["sampling"])] if summary.get("sampling") else []  # report.md says it too
+    lines.append("".ljust(24) + "".join(c.rjust(w) for c, w in zip(cols, widths)))
     dist = summary.get("distance_to_reference") or {}
     for key, title in DISTANCE_ROWS if dist else []:
         vals = [dist.get(c, {}).get(key) for c in cols]
