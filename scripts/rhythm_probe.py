@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rlmusic.config.sections import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.data.corpus import prepare_corpus  # noqa: E402
-from rlmusic.data.tokens import load_miditok  # noqa: E402
 from rlmusic.models.discriminator import load_discriminator  # noqa: E402
 from rlmusic.models.judge import Judge  # noqa: E402
 from rlmusic.music.metrics import METRICS  # noqa: E402
@@ -76,8 +75,7 @@ def main() -> None:
     args = ap.parse_args()
 
     disc = load_discriminator(args.disc)
-    tok = load_miditok(Path(args.disc) if (Path(args.disc) / "miditok.json").is_file() else
-                       sorted(Path(args.disc).glob("checkpoint-*"))[-1])
+    tok = disc.tokenizer  # the MidiTok tokenizer saved with it, whose ids it reads
     judge = Judge.load(args.judge)
     disc_score = token_scorer(disc.prob_jazz, tok, disc.max_window)
     rng = np.random.default_rng(args.seed)

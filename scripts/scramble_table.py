@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rlmusic.config.sections import DataConfig, TokenizerConfig  # noqa: E402
 from rlmusic.data.corpus import prepare_corpus, tokenize_folder  # noqa: E402
-from rlmusic.data.tokens import load_miditok  # noqa: E402
 from rlmusic.models.discriminator import load_discriminator  # noqa: E402
 from rlmusic.models.judge import Judge  # noqa: E402
 from rlmusic.music.corrupt import CORRUPTIONS, corrupt  # noqa: E402
@@ -48,8 +47,7 @@ def main() -> None:
     args = ap.parse_args()
 
     disc = load_discriminator(args.disc)
-    tok = load_miditok(Path(args.disc) if (Path(args.disc) / "miditok.json").is_file() else
-                       sorted(Path(args.disc).glob("checkpoint-*"))[-1])
+    tok = disc.tokenizer  # the MidiTok tokenizer saved with it, whose ids it reads
     judge = Judge.load(args.judge)
     rng = np.random.default_rng(args.seed)
     if args.jazz:
