@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rewards.band import band, pitch_entropy, scale
 from rewards.jazz_clf import jazz_clf
+from rewards.mean import mean
 from rewards.metric_match import metric_match
 from rewards.novelty import novelty
 from rewards.repetition import repetition
@@ -31,6 +32,7 @@ REWARDS = {
     "jazz_clf": jazz_clf,
     "metric_match": metric_match,
     "band:": band,
+    "mean:": mean,
 }
 
 # Names that are never rewards, with the reason given when one is asked for.

@@ -5,6 +5,7 @@ import pytest
 
 from rewards import RESERVED, REWARDS
 from rewards.band import band_score
+from rewards.mean import mean_score
 from rewards.novelty import Novelty, novelty_scores
 from rewards.repetition import loop_mask, repetition_score
 from rewards.rl_tuner import autocorrelation_score, extrema_score, leaps_score, tonic_score
@@ -167,6 +168,32 @@ def test_each_metric_is_measured_once_per_batch_however_many_rewards_read_it(tok
     fresh = [band_score(real(p), 0.9, 1.0) for p in pieces]
     assert parts["band:chord_fit"].tolist() == fresh
     assert fresh == pytest.approx([-(0.9 - 5 / 6) / 0.1, -1.0, -1.0])
+
+
+def test_mean_by_hand():
+    # target windows 2, 3, 4: mean 3, sd sqrt(2/3); two sd = 1.633
+    assert mean_score(3.0, 3.0, (2 / 3) ** 0.5) == 0.0
+    assert mean_score(3.5, 3.0, 0.5) == -0.5
+    assert mean_score(2.0, 3.0, 0.5) == -1.0
+    assert mean_score(9.0, 3.0, 0.5) == -1.0
+    assert mean_score(float("nan"), 3.0, 0.5) == -1.0
+
+
+def test_mean_reward_reads_the_targets_mean_and_spread():
+    """mean:chord_fit against target windows of chord fit 2/3, 5/6 and 1: mean 5/6, sd 0.136;
+    the C-E-G piece (fit 1) is 0.167 above, 0.612 of two sd; the cluster piece (5/6) is at it."""
+    chords = piece_from_arrays([0, 0, 0], [480] * 3, [60, 64, 67])
+    half = piece_from_arrays([0, 0, 0, 480, 480, 480], [480] * 6, [60, 64, 67, 60, 61, 62])
+    target = {"chord_fit": [2 / 3, 5 / 6, 1.0, float("nan")]}
+    fn = build_reward("mean:chord_fit=2", REWARDS, reference_metrics=target)
+    total, parts = fn(RewardBatch.from_pieces([chords, half, mono([60, 62])]))
+    sd = np.std([2 / 3, 5 / 6, 1.0])
+    assert parts["mean:chord_fit"].tolist() == pytest.approx([-(1 / 6) / (2 * sd), 0.0, -1.0])
+    assert total.tolist() == pytest.approx((2 * parts["mean:chord_fit"]).tolist())
+    with pytest.raises(RLMusicError, match="needs the target's values of chord_fit"):
+        build_reward("mean:chord_fit", REWARDS, reference_metrics={"polyphony": [1.0, 2.0]})
+    with pytest.raises(RLMusicError, match="unknown metric"):
+        build_reward("mean:chordfit", REWARDS, reference_metrics=target)
 
 
 def test_spec_parser_and_weighted_total(tok):
