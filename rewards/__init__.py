@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rewards.band import band, pitch_entropy, scale
 from rewards.jazz_clf import jazz_clf
+from rewards.jazz_logodds import jazz_logodds
 from rewards.mean import mean
 from rewards.metric_match import metric_match
 from rewards.novelty import novelty
@@ -30,6 +31,7 @@ REWARDS = {
     "repeated_motif": repeated_motif,
     "autocorrelation": autocorrelation,
     "jazz_clf": jazz_clf,
+    "jazz_logodds": jazz_logodds,
     "metric_match": metric_match,
     "band:": band,
     "mean:": mean,

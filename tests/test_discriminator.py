@@ -86,7 +86,30 @@ def test_training_moves_held_out_accuracy_above_chance(labelled, tmp_path):
     import pickle  # the reward object, discriminator included, pickles for worker processes
 
     assert np.allclose(pickle.loads(pickle.dumps(fn))(RewardBatch(seqs, tok))[0], fn(RewardBatch(seqs, tok))[0])
+    # jazz_logodds: log p / (1 - p) of the same P(jazz), clipped to [-4, 4].
+    p = again.prob_jazz(seqs)
+    logodds = build_reward("jazz_logodds", REWARDS, discriminator=again)(RewardBatch(seqs, tok))[0]
+    assert np.allclose(logodds, np.clip(np.log(p / (1 - p)), -4, 4), atol=1e-4)
     assert path.name == "checkpoint-000080"
+
+
+def test_jazz_logodds_clips_the_discriminators_log_odds():
+    """Logits (0, 6), (1, 1) and (3, 0) give log-odds 6, 0 and -3: scored 4, 0 and -3."""
+
+    class Fixed:
+        tokenizer = None
+
+        def speaks(self, tokenizer):
+            return True
+
+        def log_odds_jazz(self, ids):
+            logits = np.array([[0.0, 6.0], [1.0, 1.0], [3.0, 0.0]])[: len(ids)]
+            return logits[:, 1] - logits[:, 0]
+
+    reward = build_reward("jazz_logodds", REWARDS, discriminator=Fixed())
+    total, parts = reward(RewardBatch([[1], [2], [3]], tokenizer=None))
+    assert parts["jazz_logodds"].tolist() == [4.0, 0.0, -3.0]
+    assert reward.terms[0][0].range == (-4.0, 4.0)
 
 
 def test_another_vocabulary_is_re_encoded_or_refused_without_a_tokenizer():
@@ -103,9 +126,10 @@ def test_another_vocabulary_is_re_encoded_or_refused_without_a_tokenizer():
         disc.check_tokenizer(tsd)
 
 
-def test_jazz_clf_without_discriminator_is_a_clear_error():
+@pytest.mark.parametrize("name", ["jazz_clf", "jazz_logodds"])
+def test_a_discriminator_reward_without_discriminator_is_a_clear_error(name):
     with pytest.raises(RLMusicError, match="needs a discriminator"):
-        build_reward("jazz_clf", REWARDS)
+        build_reward(name, REWARDS)
 
 
 def test_roc_auc_by_hand():

@@ -170,14 +170,20 @@ class Discriminator(nn.Module):
         out = self.model(input_ids=x.to(device), attention_mask=mask.to(device))
         return out if isinstance(out, tuple) else (out.logits, None)  # (B, 2), (B,)
 
-    @torch.no_grad()
     def prob_jazz(self, sequences: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """(B,) P(jazz) of each sequence's last ``max_window`` ids, in eval mode (deterministic)."""
+        return self._per_sequence(sequences, batch_size, lambda z: torch.softmax(z, -1)[:, 1])
+
+    def log_odds_jazz(self, sequences: list[list[int]], batch_size: int = 64) -> np.ndarray:
+        """(B,) log P(jazz) / P(other), the difference of the two logits, read as ``prob_jazz`` reads."""
+        return self._per_sequence(sequences, batch_size, lambda z: z[:, 1] - z[:, 0])
+
+    @torch.no_grad()
+    def _per_sequence(self, sequences: list[list[int]], batch_size: int, head) -> np.ndarray:
         was = self.training
         self.eval()
-        out = []
-        for i in range(0, len(sequences), batch_size):
-            out.append(torch.softmax(self.logits(sequences[i : i + batch_size]).float(), -1)[:, 1].cpu().numpy())
+        out = [head(self.logits(sequences[i : i + batch_size]).float()).cpu().numpy()
+               for i in range(0, len(sequences), batch_size)]
         self.train(was)
         return np.concatenate(out) if out else np.zeros(0)
 

@@ -1,0 +1,55 @@
+"""``jazz_logodds``: the discriminator's log-odds that a sample is jazz, clipped to [-4, 4].
+
+``jazz_clf`` pays P(jazz), which saturates: a sample at 0.99 earns little more than one at
+0.9, and nothing in it says where to stop. The log-odds ``log P(jazz) / P(other)`` is the
+discriminator's estimate of ``log p_jazz(x) / p_negatives(x)``, and with it PPO's objective has a
+known answer. The KL-regularised objective ``E[r] - beta * KL(pi || prior)`` is maximised by
+``pi(x) ∝ prior(x) * exp(r(x) / beta)`` (Korbak, Perez and Buckley, "RL with KL penalties is
+better viewed as Bayesian inference", 2022). With ``r`` these log-odds and ``--kl-coef 1``
+that is ``prior(x) * p_jazz(x) / p_negatives(x)``: for a discriminator whose negatives are the
+policy's or the prior's own samples, the jazz it was shown, not the single sample it likes
+most. Co-evolving (``ppo.refresh_every``), the negatives are the policy's recent rollouts
+and the reward's expected gradient is that of ``-KL(pi || p_jazz)``.
+
+The clip keeps the tilt ``exp(r / beta)`` between any two samples under ``e^8`` at ``beta = 1``:
+a discriminator is least calibrated where it is surest, and an unbounded reward lets one
+sample dominate a batch's advantages. Range [-4, 4]; a policy with another tokenizer than the
+discriminator's has its samples re-encoded with the discriminator's own, as for ``jazz_clf``.
+
+Example::
+
+    >>> from rlmusic.models.discriminator import load_discriminator
+    >>> reward = jazz_logodds(discriminator=load_discriminator("checkpoints/jazz-clf-gan"))
+    >>> reward(batch)  # log P(jazz) / P(other) of each sample, clipped to [-4, 4]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rlmusic.errors import RLMusicError
+from rlmusic.reward_contract import RewardBatch
+
+CLIP = 4.0  # P(jazz) 0.018 to 0.982
+
+
+class JazzLogOdds:
+    """Clipped log P(jazz) / P(other) of each sample under ``discriminator`` (a picklable reward object)."""
+
+    def __init__(self, discriminator):
+        self.name = self.__name__ = "jazz_logodds"  # TRL logs reward functions by __name__
+        self.range = (-CLIP, CLIP)
+        self.discriminator = discriminator
+
+    def __call__(self, batch: RewardBatch) -> list[float]:
+        d = self.discriminator
+        ids = batch.ids if d.speaks(batch.tokenizer) else d.encode(batch.pieces)
+        return [float(x) for x in np.clip(d.log_odds_jazz(ids), -CLIP, CLIP)]
+
+
+def jazz_logodds(discriminator=None) -> JazzLogOdds:
+    """The ``jazz_logodds`` reward: range [-4, 4]."""
+    if discriminator is None:
+        raise RLMusicError("the jazz_logodds reward needs a discriminator: pass --discriminator CKPT "
+                           "(train one with `rlmusic train-clf`)")
+    return JazzLogOdds(discriminator)
