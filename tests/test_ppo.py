@@ -23,6 +23,7 @@ from rlmusic.train.ppo import (
     masked_whiten,
     policy_loss,
     response_mask,
+    returns_rms,
     value_loss,
 )
 from rlmusic.train.pretrain import pretrain
@@ -266,6 +267,56 @@ def test_gae_inside_a_real_update_matches_the_closed_form(tmp_path, trained_run,
         np.testing.assert_allclose(ret.double().numpy(), expected_ret, rtol=1e-4, atol=1e-5)
         lengths |= set(mask.sum(1).tolist())
     assert len(lengths) > 1  # the masks really differ between rollouts
+
+
+def test_returns_rms_by_hand():
+    """Rewards (1, 2, 3) and (4, pad): returns-to-go (6, 5, 3) and (4), RMS sqrt(86 / 4);
+    discounted by 0.5: (2.75, 3.5, 3) and (4)."""
+    rewards = torch.tensor([[1.0, 2.0, 3.0], [4.0, 9.0, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    assert float(returns_rms(rewards, mask, 1.0)) == pytest.approx(math.sqrt(86 / 4))
+    assert float(returns_rms(rewards, mask, 0.5)) == pytest.approx(math.sqrt((2.75**2 + 3.5**2 + 9 + 16) / 4))
+
+
+def test_scaled_rewards_inside_a_real_update_are_the_kl_shaped_rewards_over_their_returns_rms(
+        tmp_path, trained_run, monkeypatch):
+    """With ppo.scale_rewards, GAE sees the KL-shaped rewards of that update divided by the root
+    mean square of their returns-to-go (so those returns have RMS 1; zero past the end)."""
+    import rlmusic.train.ppo as ppo_module
+    from policies import load_policy
+    from rlmusic.models.checkpoint import load_checkpoint
+
+    shaped, seen = [], []
+    real_shaped, real_gae = ppo_module.kl_shaped_rewards, ppo_module.gae
+
+    def recording_shaped(*args):
+        out = real_shaped(*args)
+        shaped.append(out[0].clone())
+        return out
+
+    def recording_gae(rewards, values, mask, g, lm):
+        if lm != 1.0:  # the advantages' call, not returns_rms's own
+            seen.append((rewards.clone(), mask.clone()))
+        return real_gae(rewards, values, mask, g, lm)
+
+    monkeypatch.setattr(ppo_module, "kl_shaped_rewards", recording_shaped)
+    monkeypatch.setattr(ppo_module, "gae", recording_gae)
+    start = load_checkpoint(trained_run, load_policy)
+    ref = load_checkpoint(trained_run, load_policy).policy
+    cfg = load_config(None, {"ppo": {"out_dir": str(tmp_path / "ppo"), "updates": 2, "batch_size": 8,
+                                     "minibatch_size": 4, "max_new_tokens": 40, "prompt": "bos", "epochs": 1,
+                                     "reward": "repetition", "scale_rewards": True, "kl_coef": 1.0, "lam": 0.95},
+                             "model": start.meta["config"]["model"]})
+    finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False)
+    assert len(seen) == len(shaped) == 2
+    for raw, (rewards, mask) in zip(shaped, seen):
+        raw, rewards, m = raw.double().numpy(), rewards.double().numpy(), mask.double().numpy()
+        to_go = np.flip(np.cumsum(np.flip(raw * m, 1), 1), 1) * m  # gamma 1: the sum from each token on
+        rms = math.sqrt((to_go**2).sum() / m.sum())
+        assert rms > 0
+        np.testing.assert_allclose(rewards, raw / rms * m, rtol=1e-4, atol=1e-6)
+        scaled_to_go = np.flip(np.cumsum(np.flip(rewards, 1), 1), 1) * m
+        assert math.sqrt((scaled_to_go**2).sum() / m.sum()) == pytest.approx(1.0, rel=1e-4)
 
 
 def test_min_new_tokens_keeps_every_rollout_to_its_full_length(tmp_path, trained_run):

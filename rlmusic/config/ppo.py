@@ -93,6 +93,13 @@ class PPOConfig:
     """Horizon of the adaptive controller."""
     whiten_advantages: bool = True
     """Normalise advantages over the batch's valid tokens."""
+    scale_rewards: bool = False
+    """Divide the per-token rewards (KL penalty and score) by the root mean square of their
+    returns-to-go over the batch's valid tokens before GAE, so the value head's targets are
+    near unit size. The policy's advantages are whitened either way; the value head's clipped
+    loss moves a prediction at most ``cliprange_value`` an update, and with a KL coefficient
+    near 1 or a wide reward the returns reach hundreds: the value loss then dominates the
+    trunk it shares with the policy and the run diverges (docs/results.md)."""
     eos_expected: bool = False
     """Penalise rollouts that end without EOS (set when max_new_tokens allows whole pieces)."""
     missing_eos_penalty: float = 1.0

@@ -4,7 +4,8 @@ CleanRL's layout with the RLHF details of TRL's last PPO trainer. Each update:
 
 1. rollout: sample continuations of prompts with the KV cache;
 2. score: the weighted rewards on each rollout (decoded once), minus a missing-EOS penalty;
-3. KL-shaped reward: -beta * (log pi - log pi_ref) per token, the score added at the last token;
+3. KL-shaped reward: -beta * (log pi - log pi_ref) per token, the score added at the last token
+   (optionally scaled so that the returns are near unit size, ``ppo.scale_rewards``);
 4. advantages: GAE computed backwards, whitened over valid tokens;
 5. clipped epochs: minibatches with the clipped policy loss and a clipped value loss, one
    network (the value head sits on the policy's trunk), gradient clipping;
@@ -81,6 +82,12 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
         advantages[:, t] = last
     advantages = advantages * mask
     return advantages, (advantages + values) * mask
+
+
+def returns_rms(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Root mean square over valid tokens of the discounted returns-to-go of ``rewards`` (B, N)."""
+    returns = gae(rewards, torch.zeros_like(rewards), mask, gamma, 1.0)[1]
+    return masked_mean(returns**2, mask).sqrt().clamp(min=1e-8)
 
 
 def kl_shaped_rewards(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, scores: torch.Tensor,
@@ -316,6 +323,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
 
         # --- 3. KL-shaped per-token rewards
         rewards, kl = kl_shaped_rewards(old_logprobs, ref_logprobs, scores, mask, kl_ctl.value)
+        if pc.scale_rewards:
+            rewards = rewards / returns_rms(rewards, mask, pc.gamma)
 
         # --- 4. advantages: GAE backwards, whitened over valid tokens
         advantages, returns = gae(rewards, old_values, mask, pc.gamma, pc.lam)
