@@ -111,6 +111,9 @@ class DemoOptions:
     kl_coef: float = 0.05
     """The KL leash's coefficient (ppo.kl_coef): how much a nat of divergence from the
     pretrained policy costs, per sample."""
+    scale_rewards: bool = False
+    """Scale PPO's per-token rewards so their returns are near unit size (ppo.scale_rewards):
+    keeps the value head stable at a KL coefficient near 1 or with a wide reward."""
     temperature: float = 1.0
     """Sampling temperature of PPO's rollouts (ppo.temperature) and of every measured and
     rendered sample, before and after alike, so the two columns compare at one temperature."""
