@@ -22,20 +22,30 @@ from rlmusic.reward_contract import RewardBatch
 class JazzClf:
     """P(jazz) of each sample under ``discriminator`` (a picklable reward object)."""
 
+    NAME, RANGE = "jazz_clf", (0.0, 1.0)
+
     def __init__(self, discriminator):
-        self.name = self.__name__ = "jazz_clf"  # TRL logs reward functions by __name__
-        self.range = (0.0, 1.0)
+        self.name = self.__name__ = self.NAME  # TRL logs reward functions by __name__
+        self.range = self.RANGE
         self.discriminator = discriminator
 
-    def __call__(self, batch: RewardBatch) -> list[float]:
+    def ids(self, batch: RewardBatch) -> list[list[int]]:
+        """The samples as the discriminator reads them (re-encoded with its own tokenizer if need be)."""
         d = self.discriminator
-        ids = batch.ids if d.speaks(batch.tokenizer) else d.encode(batch.pieces)
-        return [float(p) for p in d.prob_jazz(ids)]
+        return batch.ids if d.speaks(batch.tokenizer) else d.encode(batch.pieces)
+
+    def __call__(self, batch: RewardBatch) -> list[float]:
+        return [float(p) for p in self.discriminator.prob_jazz(self.ids(batch))]
+
+
+def require_discriminator(discriminator, name: str) -> None:
+    """The one-line error for a discriminator reward built without one."""
+    if discriminator is None:
+        raise RLMusicError(f"the {name} reward needs a discriminator: pass --discriminator CKPT "
+                           "(train one with `rlmusic train-clf`)")
 
 
 def jazz_clf(discriminator=None) -> JazzClf:
     """The ``jazz_clf`` reward: range [0, 1]."""
-    if discriminator is None:
-        raise RLMusicError("the jazz_clf reward needs a discriminator: pass --discriminator CKPT "
-                           "(train one with `rlmusic train-clf`)")
+    require_discriminator(discriminator, "jazz_clf")
     return JazzClf(discriminator)

@@ -31,29 +31,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlmusic.errors import RLMusicError
+from rewards.jazz_clf import JazzClf, require_discriminator
 from rlmusic.reward_contract import RewardBatch
 
 CLIP = 4.0  # P(jazz) 0.018 to 0.982
 
 
-class JazzLogOdds:
+class JazzLogOdds(JazzClf):
     """Clipped log P(jazz) / P(other) of each sample under ``discriminator`` (a picklable reward object)."""
 
-    def __init__(self, discriminator):
-        self.name = self.__name__ = "jazz_logodds"  # TRL logs reward functions by __name__
-        self.range = (-CLIP, CLIP)
-        self.discriminator = discriminator
+    NAME, RANGE = "jazz_logodds", (-CLIP, CLIP)
 
     def __call__(self, batch: RewardBatch) -> list[float]:
-        d = self.discriminator
-        ids = batch.ids if d.speaks(batch.tokenizer) else d.encode(batch.pieces)
-        return [float(x) for x in np.clip(d.log_odds_jazz(ids), -CLIP, CLIP)]
+        return [float(x) for x in np.clip(self.discriminator.log_odds_jazz(self.ids(batch)), -CLIP, CLIP)]
 
 
 def jazz_logodds(discriminator=None) -> JazzLogOdds:
     """The ``jazz_logodds`` reward: range [-4, 4]."""
-    if discriminator is None:
-        raise RLMusicError("the jazz_logodds reward needs a discriminator: pass --discriminator CKPT "
-                           "(train one with `rlmusic train-clf`)")
+    require_discriminator(discriminator, "jazz_logodds")
     return JazzLogOdds(discriminator)

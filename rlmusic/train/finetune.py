@@ -92,7 +92,8 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
     if "discriminator" in needs:
         if not discriminator:
             if not list_checkpoints(SHIPPED_CLF):
-                raise RLMusicError("jazz_clf and jazz_logodds need --discriminator CKPT (train one with `rlmusic train-clf`)")
+                raise RLMusicError("a reward that reads the discriminator (jazz_clf, jazz_logodds, ...) needs "
+                                   "--discriminator CKPT (train one with `rlmusic train-clf`)")
             discriminator = str(SHIPPED_CLF)
         if newest is not None and cfg.ppo.refresh_every and (newest / "discriminator").is_dir():
             disc = Discriminator.load(newest / "discriminator")  # as co-evolved so far
