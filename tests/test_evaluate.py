@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from policies import load_policy
 from rlmusic.cli import main
 from rlmusic.data.midi_io import find_midi_files
-from rlmusic.evaluate.metrics_command import Column, mean_nll, summarise, unseen_overlap
+from rlmusic.evaluate.metrics_command import Column, distinct_labels, mean_nll, summarise, unseen_overlap
 from rlmusic.models.checkpoint import load_checkpoint
 from rlmusic.music.metrics import METRICS
 from rlmusic.music.piece import piece_from_arrays
@@ -57,6 +57,28 @@ def test_metrics_cli_checkpoint_and_folder_against_reference(trained_run, folk_d
     assert main(argv[:-6] + ["--json", str(tmp_path / "again.json")]) == 0
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["metrics"][run_label] == summary["metrics"][run_label]
+
+
+def test_columns_of_one_name_are_told_apart_by_the_folders_above(tmp_path):
+    runs = tmp_path / "runs"
+    labels = ["samples", "samples", "finetune@200", "finetune@200", "prior", "samples"]
+    anchors = [runs / "a" / "samples", runs / "b" / "samples", runs / "x" / "s0" / "finetune",
+               runs / "y" / "s0" / "finetune", runs / "prior", runs / "a" / "samples"]
+    assert distinct_labels(labels, anchors) == ["a/samples", "b/samples", "x/s0/finetune@200",
+                                                "y/s0/finetune@200", "prior", "a/samples #2"]
+
+
+def test_two_folders_of_one_name_are_two_columns(folk_dir, tmp_path):
+    for run, files in (("a", slice(0, 3)), ("b", slice(3, 6))):
+        (tmp_path / run / "samples").mkdir(parents=True)
+        for f in find_midi_files(folk_dir)[files]:
+            shutil.copy(f, tmp_path / run / "samples" / f.name)
+    out = tmp_path / "m.json"
+    assert main(["metrics", str(tmp_path / "a" / "samples"), str(tmp_path / "b" / "samples"), "--no-reference",
+                 "--no-judge", "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["columns"] == ["a/samples", "b/samples"]
+    assert summary["metrics"]["a/samples"] != summary["metrics"]["b/samples"]
 
 
 def test_folder_of_identical_pieces_overlaps_itself():

@@ -71,3 +71,64 @@ def test_counts_equal_pretty_midi_and_metrics_equal_muspy_on_mma_renders(jazz_se
             a, b = getattr(muspy, name)(music), getattr(M, name)(piece)
             assert (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-9, (f.name, name)
     assert restruck > 0  # the set does exercise re-struck notes
+
+
+def _overlapping_score():
+    """C4 held two beats and struck again twice while it sounds (two instruments merged into one
+    stream, as the corpus's MMA jazz and the samples of a policy trained on it are); E4 apart."""
+    score = symusic.Score(24)
+    track = symusic.Track(name="merged", program=0)
+    for time, duration, pitch in [(0, 48, 60), (12, 12, 60), (24, 48, 60), (0, 24, 64)]:
+        track.notes.append(symusic.Note(time=time, duration=duration, pitch=pitch, velocity=80))
+    score.tracks.append(track)
+    return score
+
+
+def test_voices_apart_keeps_every_notes_length_through_a_midi_file(tmp_path):
+    from rlmusic.data.midi_io import voices_apart, write_score
+
+    score = _overlapping_score()
+    voiced = voices_apart(score)
+    # C4 at 0 holds voice 1 until 48; the strikes at 12 and 24 find it sounding and go to voice 2,
+    # which the first of them frees at 24; E4 overlaps no copy of itself
+    assert [sorted((n.time, n.duration, n.pitch) for n in t.notes) for t in voiced.tracks] == [
+        [(0, 24, 64), (0, 48, 60)], [(12, 12, 60), (24, 48, 60)]]
+    assert [t.program for t in voiced.tracks] == [0, 0]
+    written = write_score(score, tmp_path / "overlap.mid")
+    assert _notes(load_score(written)) == _notes(score)  # read back: the very notes written
+    pm = pretty_midi.PrettyMIDI(str(written))  # and another reader agrees (120 bpm: 48 ticks a second)
+    assert sorted((round(n.start * 48), round((n.end - n.start) * 48), n.pitch) for i in pm.instruments
+                  for n in i.notes) == _notes(score)
+    # one track, as before: each new strike ends the sounding copy, so the first C4 lasts 12 ticks
+    score.dump_midi(str(tmp_path / "one_track.mid"))
+    assert _notes(load_score(tmp_path / "one_track.mid"))[:2] == [(0, 12, 60), (0, 24, 64)]
+
+
+def test_a_folder_of_generated_samples_reads_back_as_the_samples_themselves(tmp_path):
+    """``rlmusic metrics`` on a folder that ``rlmusic generate`` wrote measures the music sampled:
+    the shipped jazz prior strikes pitches that still sound, and the files keep those notes whole."""
+    from policies import load_policy
+    from rlmusic.config.sections import SampleConfig
+    from rlmusic.data.midi_io import merge_tracks
+    from rlmusic.evaluate.metrics_command import column_from_folder
+    from rlmusic.models.checkpoint import load_checkpoint
+    from rlmusic.models.generate import generate_pieces, write_pieces
+    from rlmusic.resources import SHIPPED_JAZZ_POLICY
+
+    ckpt = load_checkpoint(SHIPPED_JAZZ_POLICY, load_policy)
+    pieces = generate_pieces(ckpt.policy, ckpt.tokenizer, SampleConfig(num=4, max_new_tokens=256, seed=0, batch_size=4))
+    write_pieces(pieces, tmp_path)
+    column = column_from_folder(tmp_path, tokenizer=ckpt.tokenizer)
+    sampled = [_notes(merge_tracks(p.score)) for p in pieces]
+    assert any(_overlaps(n) for n in sampled)  # the case at stake
+    read = [sorted((int(t), int(d), int(p)) for t, d, p in zip(c.time, c.duration, c.pitch)) for c in column.pieces]
+    assert read == sampled
+
+
+def _overlaps(notes) -> bool:
+    ends: dict[int, int] = {}
+    for time, duration, pitch in notes:
+        if ends.get(pitch, -1) > time:
+            return True
+        ends[pitch] = max(ends.get(pitch, -1), time + duration)
+    return False

@@ -25,6 +25,9 @@ MAX_QUARTERS = 20_000
 # timer cannot interrupt; the timer bounds everything in Python (MidiTok) around it.
 TIME_LIMIT = 20.0
 MAX_BYTES = 64 * 2**20
+# Voice tracks one written track may split into (:func:`voices_apart`): MIDI has 16 channels,
+# one of them the drums'.
+MAX_VOICES = 8
 
 
 class BadMidi(Exception):
@@ -186,10 +189,48 @@ def clean_score(score: Score, program: int = -1, max_quarters: int = MAX_QUARTER
     return merged
 
 
+def voices_apart(score: Score) -> Score:
+    """``score`` with each track whose notes of one pitch overlap split into voice tracks where
+    none do (same program; :func:`write_score` gives each its own channel).
+
+    The token stream merges instruments, so a policy plays a pitch again while it still sounds
+    (two instruments on one pitch: 15% of the notes of the corpus's MMA jazz). One MIDI channel
+    cannot hold that: a player, and :func:`load_score`, end the sounding copy at the new strike,
+    so written as one track the music would shorten those notes. In voice tracks every note
+    keeps its length, and :func:`load_score` reads back the very notes written (merged again).
+    Each note goes to the first voice whose copy of its pitch has ended; past
+    ``MAX_VOICES`` voices the last one takes the rest (re-struck there)."""
+    out = Score(score.ticks_per_quarter)
+    out.time_signatures, out.tempos = score.time_signatures.copy(), score.tempos.copy()
+    out.key_signatures, out.markers = score.key_signatures.copy(), score.markers.copy()
+    for track in score.tracks:
+        a = track.notes.numpy()
+        voice = np.zeros(len(a["time"]), dtype=np.int64)
+        ends: dict[int, list[int]] = {}  # pitch -> when its copy in each voice stops sounding
+        for i in np.lexsort((a["pitch"], a["time"])).tolist():
+            free = ends.setdefault(int(a["pitch"][i]), [])
+            v = next((k for k, end in enumerate(free) if end <= a["time"][i]), len(free))
+            v = min(v, MAX_VOICES - 1)
+            free.extend([0] * (v + 1 - len(free)))
+            free[v], voice[i] = int(a["time"][i] + a["duration"][i]), v
+        for v in range(int(voice.max()) + 1 if len(voice) else 1):
+            sel = voice == v
+            part = Track(name=track.name if v == 0 else f"{track.name} (voice {v + 1})", program=track.program,
+                         is_drum=track.is_drum)
+            part.notes = Note.from_numpy(**{k: x[sel] for k, x in a.items()})
+            if v == 0:  # the track's own controls stay with its first voice
+                part.controls, part.pedals, part.pitch_bends = (track.controls.copy(), track.pedals.copy(),
+                                                                track.pitch_bends.copy())
+            out.tracks.append(part)
+    return out
+
+
 def write_score(score: Score, path: str | Path) -> Path:
+    """Write ``score`` as a MIDI file, voices apart (:func:`voices_apart`): the file holds every note
+    as long as the score has it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(path))
+    voices_apart(score).dump_midi(str(path))
     return path
 
 

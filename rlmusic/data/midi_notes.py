@@ -17,8 +17,9 @@ module reads the note events itself and pairs them by one rule, per track, chann
 Every strike becomes a note, so the note count equals pretty_midi's and MusPy's (which end
 every sounding copy at the next note-off instead); the sounding time of each pitch, and so every
 piano-roll metric, is the same under both rules. Ending a copy at the re-strike rather than
-at the later note-off keeps notes of one pitch from overlapping, which a one-stream token
-sequence could not write anyway.
+at the later note-off keeps notes of one pitch on one channel from overlapping, as one channel
+cannot hold them (two channels can: merged into one stream, the corpus's instruments do overlap,
+and :func:`rlmusic.data.midi_io.voices_apart` writes such notes to channels of their own).
 """
 
 from __future__ import annotations

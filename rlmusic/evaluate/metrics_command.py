@@ -119,6 +119,29 @@ def add_copies(columns: list[Column], index, bars: np.ndarray, tokenizer=None) -
             c.extra |= {k: v for k, v in found.items() if k != "per_sample"}
 
 
+def distinct_labels(labels: list[str], anchors: list[Path]) -> list[str]:
+    """``labels`` where each is unique; columns that share one (``a/samples`` and ``b/samples``, two
+    runs' ``finetune@200``) are told apart by the folders above each one's ``anchor`` (the folder its
+    label names), as few as it takes; the same path twice gets ``#2``, ``#3``, ..."""
+    out = list(labels)
+    for label in set(labels):
+        group = [i for i, x in enumerate(labels) if x == label]
+        if len(group) < 2:
+            continue
+        parents = {i: anchors[i].resolve().parent.parts[1:] for i in group}  # without the root
+        places = len({anchors[i].resolve() for i in group})
+        named = {i: "" for i in group}
+        for depth in range(1, max(len(p) for p in parents.values()) + 1):
+            named = {i: "/".join(parents[i][-depth:]) for i in group}
+            if len(set(named.values())) == places:
+                break
+        seen: dict[str, int] = {}
+        for i in group:
+            seen[named[i]] = seen.get(named[i], 0) + 1
+            out[i] = (f"{named[i]}/" if named[i] else "") + label + (f" #{seen[named[i]]}" if seen[named[i]] > 1 else "")
+    return out
+
+
 def column_from_policy(label: str, policy: Policy, tokenizer, cfg: SampleConfig) -> Column:
     generated = generate_pieces(policy, tokenizer, cfg, progress=True)
     col = Column(label, [piece_from_score(g.score) for g in generated], ids=[g.ids for g in generated], sampled=True,
@@ -304,7 +327,7 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
             judge = Judge.load(judge_path)
         else:
             print(f"no judge/p_jazz: the shipped judge {judge_path} is missing (train it with `rlmusic train-judge`)")
-    columns = []
+    columns, anchors = [], []  # anchors: the folder each column's label names
     for raw in opts.paths or [str(choose_policy(None))]:
         path = Path(raw)
         if not path.exists():
@@ -317,6 +340,7 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
                 tokenizer = tokenizer or ckpt.tokenizer
             label = ckpt.path.name if ckpt.meta["stage"] == "external" else f"{ckpt.path.parent.name}@{ckpt.meta['step']}"
             col = column_from_policy(label, ckpt.policy.to(device), ckpt.tokenizer, opts.sample)
+            anchors.append(ckpt.path if ckpt.meta["stage"] == "external" else ckpt.path.parent)
             if rewards is not None and ckpt.meta.get("reward_spec"):
                 col.reward_reads = frozenset(metrics_read(ckpt.meta["reward_spec"], rewards))
             if ref_model is not None:
@@ -326,9 +350,12 @@ def run_metrics(opts: MetricsOptions, load_policy, rewards: Mapping | None = Non
                 col.extra["nll_under_reference"] = mean_nll(ref_model, col.ids)
         elif path.is_dir():
             col = column_from_folder(path, tokenizer=tokenizer)
+            anchors.append(path)
         else:
             raise RLMusicError(f"{raw!r} is neither a checkpoint nor a folder of MIDI files")
         columns.append(col)
+    for col, label in zip(columns, distinct_labels([c.label for c in columns], anchors)):
+        col.label = label
     reference, corpus, tok = None, None, tokenizer
     sampled = any(c.sampled for c in columns)
     windowed_folder = bool(opts.reference and opts.reference_tokens)
