@@ -53,7 +53,9 @@ def row(path: str) -> dict:
         "no 8-bar copy": a["copy/share_8_bars"] == 0 if "copy/share_8_bars" in a else None,
         "8 bars": a["length/share_8_bars"] == 1,
     }
-    return {"run": path, "judge": (b["judge/p_jazz"], a["judge/p_jazz"], r["judge/p_jazz"]),
+    # the gain's standard error, where the metrics recorded each mean's (a draw of 64 leaves about 0.05)
+    se = float(np.hypot(a.get("judge/p_jazz_se", np.nan), b.get("judge/p_jazz_se", np.nan)))
+    return {"run": path, "judge": (b["judge/p_jazz"], a["judge/p_jazz"], r["judge/p_jazz"]), "judge_gain_se": se,
             "reward_p_jazz": (b["jazz_probability"], a["jazz_probability"], r["jazz_probability"]),
             "inside": inside, "all_three": all_three, "auc": dist[after]["two_sample_auc"],
             "frechet": (dist[before]["frechet"], dist[after]["frechet"]),
@@ -71,7 +73,8 @@ def main() -> None:
         r = row(path)
         j, p, f, o, u = r["judge"], r["reward_p_jazz"], r["frechet"], r["overlap"], r["unseen"]
         unseen = f", overlap/unseen {u[0]:.3f} -> {u[1]:.3f}" if u[1] is not None else ""
-        print(f"{r['run']}\n  judge P(jazz) {j[0]:.3f} -> {j[1]:.3f} (real {j[2]:.3f}); reward P(jazz) "
+        gain = f"gain {j[1] - j[0]:+.3f}" + (f" +/- {r['judge_gain_se']:.3f}" if np.isfinite(r["judge_gain_se"]) else "")
+        print(f"{r['run']}\n  judge P(jazz) {j[0]:.3f} -> {j[1]:.3f} ({gain}; real {j[2]:.3f}); reward P(jazz) "
               f"{p[0]:.3f} -> {p[1]:.3f} (real {p[2]:.3f})\n  inside real jazz's band: "
               + ", ".join(f"{k} {v:.0%}" for k, v in r["inside"].items())
               + f", all three {r['all_three']:.0%}\n  overlap/mean {o[0]:.3f} -> {o[1]:.3f}{unseen}; Frechet "

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from policies import load_policy
 from rlmusic.cli import main
 from rlmusic.data.midi_io import find_midi_files
-from rlmusic.evaluate.metrics_command import Column, distinct_labels, mean_nll, summarise, unseen_overlap
+from rlmusic.evaluate.metrics_command import Column, distinct_labels, mean_nll, standard_error, summarise, unseen_overlap
 from rlmusic.models.checkpoint import load_checkpoint
 from rlmusic.music.metrics import METRICS
 from rlmusic.music.piece import piece_from_arrays
@@ -79,6 +79,12 @@ def test_two_folders_of_one_name_are_two_columns(folk_dir, tmp_path):
     summary = json.loads(out.read_text())
     assert summary["columns"] == ["a/samples", "b/samples"]
     assert summary["metrics"]["a/samples"] != summary["metrics"]["b/samples"]
+
+
+def test_standard_error_by_hand():
+    assert standard_error(np.array([0.0, 1.0, 0.0, 1.0])) == math.sqrt(1 / 3) / 2  # sample sd sqrt(1/3), n 4
+    assert standard_error(np.array([0.5, 0.5, 0.5])) == 0
+    assert math.isnan(standard_error(np.array([0.7])))
 
 
 def test_folder_of_identical_pieces_overlaps_itself():

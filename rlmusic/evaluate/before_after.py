@@ -20,7 +20,7 @@ from rlmusic.resources import CORPUS_JAZZ, SHIPPED_CLF
 # The independent measures first (the reward never sees them), then what the reward scores.
 DISTANCE_ROWS = [("two_sample_auc", "two-sample AUC vs real"), ("frechet", "Frechet distance"),
                  ("overlap_mean", "overlap/mean"), ("overlap_unseen", "overlap/unseen")]
-SUMMARY_ROWS = ["judge/p_jazz", "chord_fit", "bass_on_root", "chord_changes_per_bar", "root_changes_per_bar",
+SUMMARY_ROWS = ["judge/p_jazz", "judge/p_jazz_se", "chord_fit", "bass_on_root", "chord_changes_per_bar", "root_changes_per_bar",
                 "chord_changes_on_strong_beats", "voice_leading", "melody_steps", "pitch_range", "n_pitch_classes_used",
                 "length/median_bars", "onsets_per_beat", "notes_per_bar", "polyphony", "longest_silence",
                 "bass_onsets_per_beat", "swing_ratio",

@@ -97,9 +97,19 @@ def add_jazz_probability(columns: list[Column], discriminator) -> None:
 
 
 def add_judge(columns: list[Column], judge) -> None:
-    """``judge/p_jazz``: mean P(jazz) of each column's pieces under the independent judge."""
+    """``judge/p_jazz``: mean P(jazz) of each column's pieces under the independent judge, and
+    ``judge/p_jazz_se``, that mean's standard error (NaN under two pieces): 64 samples leave it
+    near 0.04, so two columns' means differ by chance by about 0.05."""
     for c in columns:
-        c.extra["judge/p_jazz"] = _mean(judge.prob_jazz(c.pieces).tolist())
+        p = judge.prob_jazz(c.pieces)
+        c.extra["judge/p_jazz"] = _mean(p.tolist())
+        c.extra["judge/p_jazz_se"] = standard_error(p)
+
+
+def standard_error(values: np.ndarray) -> float:
+    """The standard error of ``values``' mean, ``std(ddof=1) / sqrt(n)``; NaN under two values."""
+    v = np.asarray(values, float)
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) >= 2 else math.nan
 
 
 def add_copies(columns: list[Column], index, bars: np.ndarray, tokenizer=None) -> None:
