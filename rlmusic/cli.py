@@ -74,10 +74,14 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    from rlmusic.config.commands import BestOfOptions
+    from rlmusic.config.flags import from_flags
     from rlmusic.evaluate.generate_command import run_generate
 
-    print(run_generate(args.checkpoint, _sample_cfg(args, args.num), args.out, plugins().load_policy,
-                       prompt=args.prompt or "", prompt_bars=args.prompt_bars, cpu=args.cpu))
+    found = plugins()
+    print(run_generate(args.checkpoint, _sample_cfg(args, args.num), args.out, found.load_policy,
+                       prompt=args.prompt or "", prompt_bars=args.prompt_bars, cpu=args.cpu,
+                       best_of=from_flags(BestOfOptions, args), rewards=found.rewards, reserved=found.reserved))
     return 0
 
 
@@ -173,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from rlmusic.config.commands import DemoOptions, JazzSetSpec, MetricsOptions
+    from rlmusic.config.commands import BestOfOptions, DemoOptions, JazzSetSpec, MetricsOptions
     from rlmusic.config.flags import add_flags
     from rlmusic.config.sections import SampleConfig
 
@@ -213,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", metavar="SONG.mid", help="continue the opening of this MIDI file")
     p.add_argument("--prompt-bars", type=int, default=4, metavar="N", help="bars of --prompt to continue from")
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
+    add_flags(p, BestOfOptions)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("metrics", help="compare checkpoints and MIDI folders on music metrics, against real data")

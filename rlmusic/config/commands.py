@@ -1,4 +1,5 @@
-"""The options of the stages that have no YAML section (``rlmusic metrics``, ``rlmusic demo``, the
+"""The options of the stages that have no YAML section (``rlmusic metrics``, ``rlmusic demo``,
+``rlmusic generate --best-of``, the
 default jazz set): one documented field per command-line flag, and light to import, so the
 parser is built without loading torch."""
 
@@ -53,6 +54,29 @@ class MetricsOptions:
     e.g. the small target folder a policy was fine-tuned on."""
     cpu: bool = False
     """Sample on the CPU even if a GPU is present."""
+
+
+@dataclass
+class BestOfOptions:
+    """``rlmusic generate --best-of N``: how many candidates each piece is the best of, and under
+    which reward (one field per flag)."""
+
+    best_of: int = 1
+    """Candidates drawn per piece written, the best kept (1: no ranking)."""
+    reward: str = ""
+    """Reward spec to rank by; empty: the ``reward_from`` run's own."""
+    reward_from: str = ""
+    """A fine-tuned checkpoint whose reward ranks: its spec, recorded bands and discriminator; empty:
+    the sampled checkpoint where it is one."""
+    discriminator: str = ""
+    """Discriminator for a ``reward`` that reads one (default: the ``reward_from`` run's)."""
+    bands_from: str = ""
+    """Corpus pieces whose name holds this give a ``reward``'s bands (as ``ppo.bands_from``), where no
+    run recorded them; empty: the whole training split."""
+
+    def validate(self) -> None:
+        if self.best_of < 1:
+            raise RLMusicError(f"--best-of must be at least 1, got {self.best_of}")
 
 
 @dataclass
