@@ -334,8 +334,7 @@ def test_band_quantiles_narrow_some_bands_and_keep_the_rest(folk_dir, cache_dir)
     from rlmusic.config.sections import DataConfig, TokenizerConfig
     from rlmusic.data.corpus import tokenize_folder
     from rlmusic.data.tokens import build_tokenizer
-    from rlmusic.music.bands import corpus_bands
-    from rlmusic.train.finetune import reward_bands, reward_reference_metrics
+    from rlmusic.music.bands import corpus_bands, reward_bands, reward_reference_metrics
 
     tok = build_tokenizer(TokenizerConfig())
     corpus = tokenize_folder(folk_dir, tok, DataConfig(workers=1, cache_dir=str(cache_dir)), progress=False)

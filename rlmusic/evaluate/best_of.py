@@ -73,7 +73,7 @@ def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, rese
     if "bands" in needs and not bands or "reference_metrics" in needs:
         from rlmusic.config.load import load_config, resolve_config_path
         from rlmusic.data.corpus import prepare_corpus
-        from rlmusic.train.finetune import reward_bands, reward_reference_metrics
+        from rlmusic.music.bands import reward_bands, reward_reference_metrics
 
         cfg = load_config(resolve_config_path(config), {"ppo": {"bands_from": opts.bands_from}})
         corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlmusic.config.ppo import PPOConfig
 from rlmusic.data.corpus import Corpus
 from rlmusic.data.tokens import decode_ids
 from rlmusic.errors import RLMusicError
@@ -92,3 +93,25 @@ def metric_values(corpus: Corpus, tokenizer, max_pieces: int = 1000, select: str
         tmp.write_text(json.dumps(values))  # NaN is written as NaN and read back as such
         tmp.replace(cache)
     return values
+
+
+def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, list[float]]:
+    """{metric: its value on each target window}, windows as long as the rollouts. ``source``:
+    the target folder (all its pieces, whole: a small folder has few) or the corpus (its
+    training pieces named by ``pc.bands_from``). The band rewards and ``metric_match`` read them."""
+    if pc.target:
+        return metric_values(source, tokenizer, split="all", window=pc.max_new_tokens)
+    return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
+
+
+def reward_bands(pc: PPOConfig, values: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
+    """The band rewards' {metric: (low, high)}: ``pc.band_low``-``pc.band_high`` quantiles of the
+    target windows' ``values`` (:func:`reward_reference_metrics`), and ``pc.band_quantiles`` where
+    a metric has its own."""
+    bands = bands_of(values, (pc.band_low, pc.band_high))
+    for metric, q in pc.band_quantiles.items():
+        if metric not in bands:
+            raise RLMusicError(f"ppo.band_quantiles: {metric!r} is not a metric with a band; metrics: "
+                               f"{', '.join(sorted(bands))}")
+        bands[metric] = bands_of({metric: values[metric]}, (float(q[0]), float(q[1])))[metric]
+    return bands

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from rlmusic.config.load import load_config, merge_overrides, resolve_config_path
-from rlmusic.config.ppo import PPOConfig
 from rlmusic.config.sections import RunConfig
 from rlmusic.data.corpus import Corpus, prepare_corpus, tokenize_folder
 from rlmusic.data.jazz_data import read_manifest
@@ -26,7 +25,7 @@ from rlmusic.data.prompts import openings_for
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import choose_policy, list_checkpoints, load_checkpoint, reopen_run
 from rlmusic.models.discriminator import Discriminator, load_discriminator
-from rlmusic.music.bands import bands_of, metric_values
+from rlmusic.music.bands import reward_bands, reward_reference_metrics
 from rlmusic.music.corrupt import check_kinds
 from rlmusic.music.scramble import jazz_of
 from rlmusic.plugins import Plugins
@@ -38,28 +37,6 @@ from rlmusic.train.refresh import Refresher, refresh_discriminator
 # Corrupted copies made of at most this many real jazz pieces for the refreshes (about 30 ms
 # each): a few hundred pieces give thousands of distinct windows.
 SCRAMBLED_PIECES = 256
-
-
-def reward_reference_metrics(pc: PPOConfig, source: Corpus, tokenizer) -> dict[str, list[float]]:
-    """{metric: its value on each target window}, windows as long as the rollouts. ``source``:
-    the target folder (all its pieces, whole: a small folder has few) or the corpus (its
-    training pieces named by ``pc.bands_from``). The band rewards and ``metric_match`` read them."""
-    if pc.target:
-        return metric_values(source, tokenizer, split="all", window=pc.max_new_tokens)
-    return metric_values(source, tokenizer, select=pc.bands_from, window=pc.max_new_tokens)
-
-
-def reward_bands(pc: PPOConfig, values: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
-    """The band rewards' {metric: (low, high)}: ``pc.band_low``-``pc.band_high`` quantiles of the
-    target windows' ``values`` (:func:`reward_reference_metrics`), and ``pc.band_quantiles`` where
-    a metric has its own."""
-    bands = bands_of(values, (pc.band_low, pc.band_high))
-    for metric, q in pc.band_quantiles.items():
-        if metric not in bands:
-            raise RLMusicError(f"ppo.band_quantiles: {metric!r} is not a metric with a band; metrics: "
-                               f"{', '.join(sorted(bands))}")
-        bands[metric] = bands_of({metric: values[metric]}, (float(q[0]), float(q[1])))[metric]
-    return bands
 
 
 def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugins, policy: str | None = None,
