@@ -76,7 +76,8 @@ def _convert_abc_file(job: tuple[str, str, str]) -> tuple[int, list[str]]:
             score = Score.from_abc(tune)
             if note_count(score) == 0:
                 raise ValueError("no notes")
-            write_score(score, Path(out_dir) / f"{name}.mid")
+            # as one track, as the corpus default-v3 was built: its pieces are these files as read back
+            write_score(score, Path(out_dir) / f"{name}.mid", split_voices=False)
             written += 1
         except Exception as e:  # a few Essen tunes lack K: and fail to parse
             failed.append(f"{name}: {str(e).splitlines()[0][:60] if str(e) else type(e).__name__}")
@@ -114,7 +115,8 @@ def _convert_music21_file(job: tuple[str, str, str]) -> tuple[int, list[str]]:
             if t not in seen:  # one per onset: parts repeat the same signature
                 seen.add(t)
                 score.time_signatures.append(TimeSignature(t, ts.numerator, ts.denominator))
-        write_score(score, Path(out_dir) / f"{name}.mid")
+        # one track, as default-v3 was built: a unison of two voices reads back as one re-strike
+        write_score(score, Path(out_dir) / f"{name}.mid", split_voices=False)
         return 1, []
     except Exception as e:
         return 0, [f"{name}: {str(e).splitlines()[0][:60] if str(e) else type(e).__name__}"]

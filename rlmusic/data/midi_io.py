@@ -225,12 +225,12 @@ def voices_apart(score: Score) -> Score:
     return out
 
 
-def write_score(score: Score, path: str | Path) -> Path:
+def write_score(score: Score, path: str | Path, split_voices: bool = True) -> Path:
     """Write ``score`` as a MIDI file, voices apart (:func:`voices_apart`): the file holds every note
-    as long as the score has it."""
+    as long as the score has it. ``split_voices=False`` writes the tracks as they are."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    voices_apart(score).dump_midi(str(path))
+    (voices_apart(score) if split_voices else score).dump_midi(str(path))
     return path
 
 
