@@ -39,9 +39,10 @@ def best_in_groups(rewards: np.ndarray, n: int) -> np.ndarray:
     return np.arange(len(groups)) * n + filled.argmax(1)
 
 
-def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, reserved, tokenizer,
-               config: str | None = None) -> tuple[str, WeightedReward]:
-    """The reward ``opts`` names, built: (its spec, the callable)."""
+def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, reserved,
+               tokenizer) -> tuple[str, WeightedReward]:
+    """The reward ``opts`` names, built: (its spec, the callable). A run's recorded bands serve its
+    own spec; another spec's bands are measured on the corpus (``opts.bands_from``)."""
     from rlmusic.models.checkpoint import META_FILE, read_meta, resolve_checkpoint
     from rlmusic.models.discriminator import Discriminator, load_discriminator
 
@@ -68,14 +69,15 @@ def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, rese
         else:
             disc = Discriminator.load(own)
         disc.check_tokenizer(tokenizer, "the sampled checkpoint")
-    bands = run_meta.get("bands") if recorded and "bands" in needs else None
+    own_spec = bool(recorded) and spec_text == recorded
+    bands = run_meta.get("bands") if own_spec and "bands" in needs else None
     reference_metrics = None
-    if "bands" in needs and not bands or "reference_metrics" in needs:
+    if ("bands" in needs and not bands) or "reference_metrics" in needs:
         from rlmusic.config.load import load_config, resolve_config_path
         from rlmusic.data.corpus import prepare_corpus
         from rlmusic.music.bands import reward_bands, reward_reference_metrics
 
-        cfg = load_config(resolve_config_path(config), {"ppo": {"bands_from": opts.bands_from}})
+        cfg = load_config(resolve_config_path(None), {"ppo": {"bands_from": opts.bands_from}})
         corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1]
         values = reward_reference_metrics(cfg.ppo, corpus, tokenizer)
         bands = bands or (reward_bands(cfg.ppo, values) if "bands" in needs else None)

@@ -37,9 +37,8 @@ def run_generate(checkpoint: str | None, cfg: SampleConfig, out: str | Path, loa
     if best_of is not None:
         best_of.validate()
     ranked = best_of is not None and best_of.best_of > 1
-    if ranked:
-        if prompt:
-            raise RLMusicError("--best-of ranks pieces sampled from the start; drop --prompt or --best-of")
+    if ranked and prompt:
+        raise RLMusicError("--best-of ranks pieces sampled from the start; drop --prompt or --best-of")
     ckpt = load_checkpoint(choose_policy(checkpoint), load_policy)
     policy = ckpt.policy.to("cuda" if torch.cuda.is_available() and not cpu else "cpu")
     record = None
