@@ -83,3 +83,21 @@ def test_a_runs_recorded_reward_and_bands_rank(tmp_path):
     above = piece_from_arrays([0, 4, 8], [4] * 3, [60, 62, 70], tpq=4)  # range 10: 2 over a band 4 wide
     total, _ = fn(RewardBatch.from_pieces([inside, above]))
     assert total.tolist() == [0.0, 2 * -0.5]
+
+
+def test_a_runs_recorded_bands_serve_another_weighting(tmp_path):
+    from rewards import RESERVED, REWARDS
+    from rlmusic.config.commands import BestOfOptions
+    from rlmusic.evaluate.best_of import run_reward
+    from rlmusic.models.checkpoint import META_FILE
+    from rlmusic.music.piece import piece_from_arrays
+    from rlmusic.reward_contract import RewardBatch
+
+    (tmp_path / META_FILE).write_text(json.dumps({"stage": "finetune", "step": 10, "reward_spec": "band:pitch_range=2",
+                                                  "bands": {"pitch_range": [4, 8]}}))
+    opts = BestOfOptions(best_of=2, reward="band:pitch_range=0.5,repetition", reward_from=str(tmp_path))
+    spec, fn = run_reward({}, tmp_path, opts, REWARDS, RESERVED, None)
+    assert spec == "band:pitch_range=0.5,repetition"
+    above = piece_from_arrays([0, 4, 8], [4] * 3, [60, 62, 70], tpq=4)  # range 10: half the band's width over
+    total, parts = fn(RewardBatch.from_pieces([above]))
+    assert parts["band:pitch_range"].tolist() == [-0.5] and total[0] == 0.5 * -0.5 + parts["repetition"][0]

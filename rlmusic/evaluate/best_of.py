@@ -41,8 +41,9 @@ def best_in_groups(rewards: np.ndarray, n: int) -> np.ndarray:
 
 def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, reserved,
                tokenizer) -> tuple[str, WeightedReward]:
-    """The reward ``opts`` names, built: (its spec, the callable). A run's recorded bands serve its
-    own spec; another spec's bands are measured on the corpus (``opts.bands_from``)."""
+    """The reward ``opts`` names, built: (its spec, the callable). A run's recorded bands serve any
+    spec whose band metrics they hold; otherwise bands are measured on the corpus
+    (``opts.bands_from``), as ``rlmusic finetune`` measures them."""
     from rlmusic.models.checkpoint import META_FILE, read_meta, resolve_checkpoint
     from rlmusic.models.discriminator import Discriminator, load_discriminator
 
@@ -69,10 +70,14 @@ def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, rese
         else:
             disc = Discriminator.load(own)
         disc.check_tokenizer(tokenizer, "the sampled checkpoint")
-    own_spec = bool(recorded) and spec_text == recorded
-    bands = run_meta.get("bands") if own_spec and "bands" in needs else None
-    reference_metrics = None
-    if ("bands" in needs and not bands) or "reference_metrics" in needs:
+    recorded_bands = {k: tuple(v) for k, v in (run_meta.get("bands") or {}).items()}
+    if "bands" in needs and recorded_bands and "reference_metrics" not in needs:
+        try:  # a run's recorded bands serve any spec whose band metrics they hold
+            return spec_text, spec.build(bands=recorded_bands, discriminator=disc)
+        except RLMusicError:
+            pass  # a band the run did not record: all of them are measured on the corpus below
+    bands = reference_metrics = None
+    if needs & {"bands", "reference_metrics"}:
         from rlmusic.config.load import load_config, resolve_config_path
         from rlmusic.data.corpus import prepare_corpus
         from rlmusic.music.bands import reward_bands, reward_reference_metrics
@@ -80,9 +85,8 @@ def run_reward(ckpt_meta: dict, folder: Path, opts: BestOfOptions, rewards, rese
         cfg = load_config(resolve_config_path(None), {"ppo": {"bands_from": opts.bands_from}})
         corpus = prepare_corpus(cfg.data, cfg.tokenizer, tokenizer=tokenizer)[1]
         values = reward_reference_metrics(cfg.ppo, corpus, tokenizer)
-        bands = bands or (reward_bands(cfg.ppo, values) if "bands" in needs else None)
+        bands = reward_bands(cfg.ppo, values) if "bands" in needs else None
         reference_metrics = values if "reference_metrics" in needs else None
-    bands = {k: tuple(v) for k, v in bands.items()} if bands else None
     return spec_text, spec.build(bands=bands, discriminator=disc, reference_metrics=reference_metrics)
 
 
