@@ -145,7 +145,9 @@ def run_demo(args: DemoOptions, plugins: Plugins) -> int:
            "target_kl": 12.0, "updates": args.updates,
            "batch_size": args.batch_size, "minibatch_size": min(8, args.batch_size),
            "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.max_new_tokens, "prompt": "bos",
-           "lr": args.lr, "seed": args.seed, "kl_coef": args.kl_coef, "scale_rewards": args.scale_rewards,
+           "lr": args.lr, "seed": args.seed, "kl_coef": args.kl_coef,
+           "reward_quantiles": args.reward_quantiles, "adaptive_kl": not args.reward_quantiles,
+           "scale_rewards": args.scale_rewards, **({"value_head": False, "lam": 1.0} if args.no_critic else {}),
            "save_every": max(1, args.updates // 4),
            "mixed_precision": precision, "temperature": args.temperature}
     run_finetune(args.config, data | {"ppo": ppo}, plugins, policy=str(policy_path), discriminator=str(clf), resume=True)

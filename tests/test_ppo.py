@@ -12,6 +12,7 @@ from rlmusic.config.load import load_config
 from rlmusic.config.sections import ModelConfig
 from rlmusic.data.corpus import Corpus
 from rlmusic.data.tokens import build_tokenizer, special_ids
+from rlmusic.errors import RLMusicError
 from rlmusic.reward_contract import build_reward
 from rlmusic.tracking import read_metrics
 from rlmusic.train.ppo import (
@@ -410,3 +411,49 @@ def test_the_entropy_bonus_raises_the_rollouts_entropy(tmp_path, trained_run):
         rows = read_metrics(out)
         entropy[coef] = np.mean([r["objective/entropy"] for r in rows[-2:]])
     assert entropy[1.0] > entropy[0.0] + 0.05, entropy
+
+
+def test_without_a_critic_the_advantages_are_the_whitened_returns_to_go(tmp_path, trained_run, monkeypatch):
+    """ppo.value_head=false: GAE sees zero values, so (lam 1) each token's advantage before
+    whitening is the sum of the KL-shaped rewards from it to the rollout's end; the value head
+    gets no gradient and no value loss is logged."""
+    import rlmusic.train.ppo as ppo_module
+    from policies import load_policy
+    from rlmusic.models.checkpoint import load_checkpoint
+
+    seen, whitened = [], []
+    real_gae, real_whiten = ppo_module.gae, ppo_module.masked_whiten
+
+    def recording_gae(rewards, values, mask, g, lm):
+        seen.append((rewards.clone(), values.clone(), mask.clone()))
+        return real_gae(rewards, values, mask, g, lm)
+
+    def recording_whiten(x, mask, shift_mean=True):
+        whitened.append(x.clone())
+        return real_whiten(x, mask, shift_mean)
+
+    monkeypatch.setattr(ppo_module, "gae", recording_gae)
+    monkeypatch.setattr(ppo_module, "masked_whiten", recording_whiten)
+    start = load_checkpoint(trained_run, load_policy)
+    before = {k: v.clone() for k, v in start.policy.named_parameters()}
+    assert any(k.startswith("value_head") for k in before)
+    ref = load_checkpoint(trained_run, load_policy).policy
+    cfg = load_config(None, {"ppo": {"out_dir": str(tmp_path / "ppo"), "updates": 2, "batch_size": 8,
+                                     "minibatch_size": 4, "max_new_tokens": 40, "prompt": "bos", "epochs": 2,
+                                     "reward": "repetition", "value_head": False, "lam": 1.0, "kl_coef": 0.2},
+                             "model": start.meta["config"]["model"]})
+    finetune(cfg, start.policy, ref, start.tokenizer, build_reward("repetition", REWARDS), progress=False)
+    assert len(seen) == len(whitened) == 2
+    for (rewards, values, mask), adv in zip(seen, whitened):
+        assert not values.any()
+        r, m = rewards.double().numpy(), mask.double().numpy()
+        to_go = np.flip(np.cumsum(np.flip(r * m, 1), 1), 1) * m
+        np.testing.assert_allclose(adv.double().numpy(), to_go, rtol=1e-5, atol=1e-6)
+        assert np.abs(r).sum() > 0
+    after = dict(start.policy.named_parameters())
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k.startswith("value_head"))
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if not k.startswith("value_head"))
+    rows = read_metrics(tmp_path / "ppo")
+    assert all("loss/value" not in r and "value/explained_variance" not in r for r in rows)
+    with pytest.raises(RLMusicError, match="ppo.lam=1"):
+        load_config(None, {"ppo": {"value_head": False}})

@@ -135,6 +135,14 @@ class DemoOptions:
     kl_coef: float = 0.05
     """The KL leash's coefficient (ppo.kl_coef): how much a nat of divergence from the
     pretrained policy costs, per sample."""
+    reward_quantiles: int = 0
+    """Rank each rollout's reward among this many rollouts of the prior and pay its log-quantile
+    (ppo.reward_quantiles; 0: off); the KL coefficient then stays fixed at --kl-coef, which at
+    1 / (N - 1) aims PPO at the prior's best-of-N. Needs a --reward without novelty."""
+    no_critic: bool = False
+    """PPO without a value head (ppo.value_head=false, ppo.lam=1): each token's advantage is the
+    rollout's return, whitened over the batch. An untrained value head's errors otherwise move
+    the policy from the first update on."""
     scale_rewards: bool = False
     """Scale PPO's per-token rewards so their returns are near unit size (ppo.scale_rewards):
     keeps the value head stable at a KL coefficient near 1 or with a wide reward."""
@@ -164,6 +172,8 @@ class DemoOptions:
             raise RLMusicError(f"--refresh-history must be 0 or positive, got {self.refresh_history}")
         if self.refresh_every is not None and self.refresh_every < 0:
             raise RLMusicError(f"--refresh-every must be 0 (frozen) or positive, got {self.refresh_every}")
+        if self.reward_quantiles < 0 or self.reward_quantiles == 1:
+            raise RLMusicError(f"--reward-quantiles must be 0 (off) or at least 2, got {self.reward_quantiles}")
         if self.precision not in ("auto", "bf16", "no"):
             raise RLMusicError(f"--precision must be auto, bf16 or no, got {self.precision!r}")
         if self.target and not Path(self.target).is_dir():

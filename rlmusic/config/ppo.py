@@ -19,6 +19,14 @@ class PPOConfig:
     """``ppo`` (ours), or TRL's ``grpo`` / ``rloo`` with the same rewards."""
     reward: str = "repetition"
     """Rewards and weights, e.g. ``repetition=1,jazz_clf=0.5``."""
+    reward_quantiles: int = 0
+    """PPO scores each rollout by log F(reward), F the reward's distribution over this many
+    rollouts of the frozen reference drawn before the first update (0: off, the reward itself).
+    With ``adaptive_kl: false`` and ``kl_coef`` = 1 / (N - 1) the objective's optimum is then the
+    reference's best-of-N (``rlmusic.train.quantile``): no more paid for beating its best. After
+    each refresh of a co-evolving discriminator the same rollouts are scored again. No term that
+    scores a sample by those before it (``novelty``, ``metric_match``). Take it several times N,
+    so the top of F that best-of-N lives in is resolved."""
     target: str = ""
     """A folder of MIDI in the style to move toward (e.g. jazz that people played): its pieces give
     the band rewards' bands, corpus prompts' openings, and with ``refresh_from=target`` the
@@ -77,6 +85,13 @@ class PPOConfig:
     """Value prediction clip around the rollout's values."""
     vf_coef: float = 0.1
     """Weight of the value loss."""
+    value_head: bool = True
+    """Learn each state's value (a head on the policy's trunk) and take GAE's advantages against
+    it. false: no critic; the values are 0, so with ``lam: 1`` each token's advantage is the
+    rollout's return from there, whitened over the batch (REINFORCE with the batch's mean as
+    the baseline, as RLOO and GRPO go without a critic). The head starts untrained, and its
+    errors enter every advantage; whitened, they move the policy as far as a real signal would
+    (docs/results.md)."""
     ent_coef: float = 0.0
     """Weight of an entropy bonus (0: none; the KL leash already keeps entropy up)."""
     gamma: float = 1.0
@@ -160,8 +175,11 @@ class PPOConfig:
                   "max_bad_steps", "refresh_steps", "kl_horizon", "lr", "temperature", "cliprange", "cliprange_value",
                   "target_kl")
         non_negative("ppo", self, "kl_coef", "vf_coef", "ent_coef", "missing_eos_penalty", "max_grad_norm",
-                      "prompt_tokens", "sample_every", "refresh_every", "refresh_history", "keep_last", "threads", "top_k",
-                      "min_new_tokens")
+                      "prompt_tokens", "sample_every", "refresh_every", "reward_quantiles", "refresh_history", "keep_last",
+                      "threads", "top_k", "min_new_tokens")
+        if self.reward_quantiles and (self.reward_quantiles < 2 or self.algo != "ppo"):
+            raise RLMusicError(f"ppo.reward_quantiles ({self.reward_quantiles}) needs at least 2 reference rollouts "
+                               f"and ppo.algo=ppo")
         if self.min_new_tokens > self.max_new_tokens:
             raise RLMusicError(f"ppo.min_new_tokens ({self.min_new_tokens}) must not exceed ppo.max_new_tokens "
                                f"({self.max_new_tokens})")
@@ -191,6 +209,9 @@ class PPOConfig:
         if not 0 <= self.band_low < self.band_high <= 1:
             raise RLMusicError(f"ppo.band_low and ppo.band_high must be quantiles with 0 <= low < high <= 1, "
                                f"got {self.band_low} and {self.band_high}")
+        if not self.value_head and self.lam != 1:
+            raise RLMusicError(f"ppo.value_head=false needs ppo.lam=1 (got {self.lam}): without values, GAE would "
+                               f"discount the score at a rollout's end to nothing at its start")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise RLMusicError("ppo.gamma and ppo.lam must be in [0, 1]")
         if not 0 < self.top_p <= 1:

@@ -32,6 +32,7 @@ from rlmusic.plugins import Plugins
 from rlmusic.resources import SHIPPED_CLF, SHIPPED_JUDGE
 from rlmusic.reward_contract import RewardSpec
 from rlmusic.train.ppo import STATE_SCHEMA, finetune
+from rlmusic.train.quantile import QuantileReward
 from rlmusic.train.refresh import Refresher, refresh_discriminator
 
 # Corrupted copies made of at most this many real jazz pieces for the refreshes (about 30 ms
@@ -87,6 +88,8 @@ def run_finetune(config: str | None, overrides: list[str] | dict, plugins: Plugi
     bands = reward_bands(cfg.ppo, values) if "bands" in needs else None
     reference_metrics = values if "reference_metrics" in needs else None
     reward_fn = spec.build(bands=bands, discriminator=disc, reference_metrics=reference_metrics)
+    if cfg.ppo.reward_quantiles:  # ranked among the reference's rollouts, drawn when the loop starts
+        reward_fn = QuantileReward(reward_fn, cfg.ppo.reward_quantiles)
     openings = openings_for(cfg.ppo, target if target is not None else corpus, tokenizer)
     meta |= {"reference": str(start.path), "reference_step": start.meta.get("step"),
              "discriminator": str(discriminator) if disc is not None else None,

@@ -17,6 +17,7 @@ new and old log-probabilities are equal and the ratio is exactly 1.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -34,10 +35,11 @@ from rlmusic.data.tokens import decode_ids
 from rlmusic.errors import RLMusicError
 from rlmusic.models.checkpoint import restore_optimizer, restoring, save_checkpoint
 from rlmusic.models.generate import GeneratedPiece, write_pieces
-from rlmusic.models.policy import Policy, sample_recorded
+from rlmusic.models.policy import Policy, sample, sample_recorded
 from rlmusic.reward_contract import RewardBatch, WeightedReward
 from rlmusic.tracking import RunLogger
 from rlmusic.train.accel import make_accelerator
+from rlmusic.train.quantile import QuantileReward
 from rlmusic.train.refresh import Refresher
 
 # --- numerics (each tested against hand-computed cases) -----------------------------------------
@@ -193,6 +195,33 @@ def mask_eos(logits: torch.Tensor, eos: int, positions: int) -> torch.Tensor:
     return logits
 
 
+def generated_ids(responses: torch.Tensor, mask: torch.Tensor, eos: int) -> list[list[int]]:
+    """Each rollout's generated ids as the rewards read them: cut at EOS, EOS itself left out."""
+    return [[t for t, m in zip(row, mrow) if m and t != eos] for row, mrow in zip(responses.tolist(), mask.tolist())]
+
+
+def reference_rollouts(reference: Policy, count: int, sample_cfg: SampleConfig, openings: list[np.ndarray] | None,
+                       seed: int, device: torch.device, progress: bool = True, batch_size: int = 64
+                       ) -> tuple[list[list[int]], list[list[int]]]:
+    """(generated ids, prompts) of ``count`` rollouts of the frozen reference, drawn as the run's
+    rollouts are (prompts, length, temperature; seeds of their own): the sample of the
+    reference's reward distribution that ``ppo.reward_quantiles`` ranks every rollout against.
+    Every process draws the same ones."""
+    special, rollouts, prompts_out = reference.special, [], []
+    bar = tqdm(total=count, desc="reference rollouts", unit="rollout", disable=not progress)
+    for i in range(math.ceil(count / batch_size)):
+        n = min(batch_size, count - i * batch_size)
+        prompts = make_prompts(openings, special["bos"], seed, 10**6 + i, n).to(device)
+        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + 10**9 + i)
+        ids = sample(reference, prompts, dataclasses.replace(sample_cfg, num=n, batch_size=n), generator=generator)
+        responses = ids[:, prompts.shape[1]:]
+        rollouts += generated_ids(responses, response_mask(responses, special["eos"], special["pad"]), special["eos"])
+        prompts_out += prompts.tolist()
+        bar.update(n)
+    bar.close()
+    return rollouts, prompts_out
+
+
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
     var = masked_var(returns, mask)
     return float(1 - masked_var(returns - values, mask) / var) if var > 0 else float("nan")
@@ -285,6 +314,13 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                                f"checkpoint in {pc.out_dir} is kept. Lower ppo.lr?")
         return bad + 1
 
+    # --- 0. the reference's own reward distribution (ppo.reward_quantiles; kept in checkpoints)
+    if isinstance(reward_fn, QuantileReward) and reward_fn.reference is None:
+        with rollout_precision():
+            drawn = reference_rollouts(reference, reward_fn.count, sample_cfg, openings, pc.seed, device,
+                                       progress=progress and accelerator.is_main_process)
+        reward_fn.fit_rollouts(*drawn, tokenizer)
+
     bar = tqdm(range(start, pc.updates), initial=start, total=pc.updates, desc=pc.algo, unit="update",
                disable=not (progress and accelerator.is_main_process))
     for update in bar:
@@ -301,6 +337,8 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         responses = ids[:, P:]  # (B, N)
         mask = response_mask(responses, special["eos"], special["pad"])  # (B, N)
         old_logprobs, old_values, entropy = seen.logprobs * mask, seen.values * mask, seen.entropy
+        if not pc.value_head:  # no critic: the advantages are the returns themselves
+            old_values = torch.zeros_like(old_values)
         with torch.no_grad(), rollout_precision():  # the same precision as old_logprobs: KL without bf16 noise
             ref_logprobs, _, _ = logprobs_values(reference, ids, P, pc.temperature, pc.min_new_tokens,
                                                  with_entropy=False, with_values=False)
@@ -308,8 +346,7 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
 
         # --- 2. score: weighted rewards on the generated ids (cut at EOS), missing-EOS penalty
         t1 = time.perf_counter()
-        gen_ids = [[t for t, m in zip(row, mrow) if m and t != special["eos"]]
-                   for row, mrow in zip(responses.tolist(), mask.tolist())]
+        gen_ids = generated_ids(responses, mask, special["eos"])
         batch = RewardBatch(gen_ids, tokenizer, prompts=prompts.tolist())
         scores_np, parts = reward_fn(batch)
         has_eos = (responses == special["eos"]).any(1)
@@ -342,10 +379,15 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                 with accelerator.autocast():
                     new_logprobs, new_values, new_entropy = logprobs_values(model, ids[mb], P, pc.temperature,
                                                                             pc.min_new_tokens, special["eos"],
-                                                                            with_entropy=pc.ent_coef > 0)
+                                                                            with_entropy=pc.ent_coef > 0,
+                                                                            with_values=pc.value_head)
                 pg_loss, pg_stats = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb], pc.cliprange)
-                vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb], pc.cliprange_value)
-                loss = pg_loss + pc.vf_coef * vf_loss
+                loss = pg_loss
+                if pc.value_head:
+                    vf_loss, vf_clipfrac = value_loss(new_values, old_values[mb], returns[mb], mask[mb],
+                                                      pc.cliprange_value)
+                    loss = loss + pc.vf_coef * vf_loss
+                    pg_stats |= {"loss/value": vf_loss, "value/clipfrac": vf_clipfrac}
                 if new_entropy is not None:  # the bonus, where there is one
                     loss = loss - pc.ent_coef * masked_mean(new_entropy, mask[mb])
                 if not everywhere(bool(torch.isfinite(loss))):
@@ -358,9 +400,10 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
                     finite = False
                     break
                 optimizer.step()
-                for k, v in (("loss/policy", pg_loss), ("loss/value", vf_loss), ("policy/clipfrac", pg_stats["clipfrac"]),
+                for k, v in (("loss/policy", pg_loss), ("policy/clipfrac", pg_stats["clipfrac"]),
                              ("policy/approx_kl", pg_stats["approx_kl"]), ("policy/ratio", pg_stats["ratio"]),
-                             ("value/clipfrac", vf_clipfrac), ("policy/grad_norm", grad_norm)):
+                             ("policy/grad_norm", grad_norm),
+                             *((k, pg_stats[k]) for k in ("loss/value", "value/clipfrac") if k in pg_stats)):
                     stats.setdefault(k, []).append(float(v.detach()) if torch.is_tensor(v) else float(v))
             if not finite:
                 break
@@ -377,10 +420,11 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         row = {"reward/total": float(scores.mean()), "objective/kl": kl_per_seq, "objective/kl_coef": kl_ctl.value,
                "objective/entropy": float(masked_mean(entropy, mask)),
                "objective/rlhf_reward": float(scores.mean()) - kl_ctl.value * kl_per_seq,
-               "value/explained_variance": explained_variance(old_values, returns, mask),
                "rollout/length": float(mask.sum(1).mean()), "rollout/eos_fraction": float(has_eos.float().mean()),
                "time/rollout": t_rollout, "time/score": t_score, "time/update": t_update,
                "perf/tokens_per_s": float(mask.sum()) / (t_rollout + t_score + t_update)}
+        if pc.value_head:
+            row["value/explained_variance"] = explained_variance(old_values, returns, mask)
         row |= reward_fn.log_values(parts) | {k: float(np.mean(v)) for k, v in stats.items()}
         row |= {name: float(fn(batch)) for name, fn in (monitors or {}).items()}
         if many:  # every rank's batch is as large: the mean of the ranks' means is the mean over all
@@ -392,9 +436,11 @@ def finetune(cfg: RunConfig, policy: Policy, reference: Policy, tokenizer, rewar
         # --- 7. adapt beta to this batch's KL (every rank's: each keeps the same beta)
         kl_ctl.update(kl_per_seq, pc.batch_size * accelerator.num_processes)
 
-        # --- 8. co-evolve the discriminator on the last refresh_every updates' rollouts
+        # --- 8. co-evolve the discriminator on the last refresh_every updates' rollouts (and F with it)
         if refresher is not None:
             row |= refresher.step(done, gen_ids, accelerator)
+            if isinstance(reward_fn, QuantileReward) and done % refresher.every == 0:
+                reward_fn.refit(tokenizer)  # F as the refreshed discriminator hears the reference
 
         # --- 9. log, samples and checkpoints (the main process writes)
         if logger:
