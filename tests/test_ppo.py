@@ -270,6 +270,11 @@ def test_gae_inside_a_real_update_matches_the_closed_form(tmp_path, trained_run,
     assert len(lengths) > 1  # the masks really differ between rollouts
 
 
+def returns_to_go(rewards: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(B, N): at gamma 1, the sum of each row's masked rewards from each token to the end."""
+    return np.flip(np.cumsum(np.flip(rewards * mask, 1), 1), 1) * mask
+
+
 def test_returns_rms_by_hand():
     """Rewards (1, 2, 3) and (4, pad): returns-to-go (6, 5, 3) and (4), RMS sqrt(86 / 4);
     discounted by 0.5: (2.75, 3.5, 3) and (4)."""
@@ -312,11 +317,11 @@ def test_scaled_rewards_inside_a_real_update_are_the_kl_shaped_rewards_over_thei
     assert len(seen) == len(shaped) == 2
     for raw, (rewards, mask) in zip(shaped, seen):
         raw, rewards, m = raw.double().numpy(), rewards.double().numpy(), mask.double().numpy()
-        to_go = np.flip(np.cumsum(np.flip(raw * m, 1), 1), 1) * m  # gamma 1: the sum from each token on
+        to_go = returns_to_go(raw, m)
         rms = math.sqrt((to_go**2).sum() / m.sum())
         assert rms > 0
         np.testing.assert_allclose(rewards, raw / rms * m, rtol=1e-4, atol=1e-6)
-        scaled_to_go = np.flip(np.cumsum(np.flip(rewards, 1), 1), 1) * m
+        scaled_to_go = returns_to_go(rewards, m)
         assert math.sqrt((scaled_to_go**2).sum() / m.sum()) == pytest.approx(1.0, rel=1e-4)
 
 
@@ -447,7 +452,7 @@ def test_without_a_critic_the_advantages_are_the_whitened_returns_to_go(tmp_path
     for (rewards, values, mask), adv in zip(seen, whitened):
         assert not values.any()
         r, m = rewards.double().numpy(), mask.double().numpy()
-        to_go = np.flip(np.cumsum(np.flip(r * m, 1), 1), 1) * m
+        to_go = returns_to_go(r, m)
         np.testing.assert_allclose(adv.double().numpy(), to_go, rtol=1e-5, atol=1e-6)
         assert np.abs(r).sum() > 0
     after = dict(start.policy.named_parameters())

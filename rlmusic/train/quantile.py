@@ -68,10 +68,6 @@ class QuantileReward:
     def names(self) -> list[str]:
         return self.inner.names
 
-    @property
-    def terms(self):
-        return self.inner.terms
-
     def fit(self, totals: np.ndarray) -> None:
         """Keep the finite totals of the reference's rollouts, sorted, as F's sample."""
         totals = np.asarray(totals, dtype=float)
